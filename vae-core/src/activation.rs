@@ -1,0 +1,119 @@
+//! Element-wise activations of the dense layers.
+
+use crate::math;
+
+/// The non-linearity after a dense layer. Stored in the model file as one byte
+/// ([`Activation::code`]), so the trainer and the device agree on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    /// y = x (the output heads).
+    Identity,
+    /// y = max(x, 0).
+    Relu,
+    /// y = tanh(x), via the rational approximation in [`math::tanh`].
+    Tanh,
+    /// y = 1 / (1 + e^-x).
+    Sigmoid,
+}
+
+impl Activation {
+    /// All activations, in code order.
+    pub const ALL: [Activation; 4] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+    ];
+
+    /// The byte that stands for this activation in the model file.
+    pub const fn code(self) -> u8 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::Tanh => 2,
+            Activation::Sigmoid => 3,
+        }
+    }
+
+    /// The activation a model-file byte stands for, if any.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Activation::Identity),
+            1 => Some(Activation::Relu),
+            2 => Some(Activation::Tanh),
+            3 => Some(Activation::Sigmoid),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name, as the CLI spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+
+    /// Parses [`Activation::name`] back.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Applies the activation to one value.
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            // `x > 0` keeps NaN out of the positive branch and returns 0 for it; the scorer
+            // rejects non-finite input before it gets here.
+            Activation::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Activation::Tanh => math::tanh(x),
+            Activation::Sigmoid => math::sigmoid(x),
+        }
+    }
+
+    /// Applies the activation in place; one branch per slice, not per element.
+    #[inline]
+    pub fn apply_all(self, xs: &mut [f32]) {
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
+            Activation::Tanh => xs.iter_mut().for_each(|x| *x = math::tanh(*x)),
+            Activation::Sigmoid => xs.iter_mut().for_each(|x| *x = math::sigmoid(*x)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_round_trip() {
+        for a in Activation::ALL {
+            assert_eq!(Activation::from_code(a.code()), Some(a));
+            assert_eq!(Activation::from_name(a.name()), Some(a));
+        }
+        assert_eq!(Activation::from_code(4), None);
+        assert_eq!(Activation::from_name("gelu"), None);
+    }
+
+    #[test]
+    fn values() {
+        let mut xs = [-2.0, 0.0, 3.0];
+        Activation::Relu.apply_all(&mut xs);
+        assert_eq!(xs, [0.0, 0.0, 3.0]);
+        assert_eq!(Activation::Identity.apply(-2.5), -2.5);
+        assert_eq!(Activation::Sigmoid.apply(0.0), 0.5);
+        assert!((Activation::Tanh.apply(0.5) - 0.462_117_16).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,61 @@
+//! The encoder q(z|x): a stack of dense layers and two heads, mean and log-variance.
+
+use crate::dense::{Dense, LayerShape, Layers};
+use crate::gaussian::Posterior;
+
+/// Encoder with input width `X`, last hidden width `H` and latent width `Z`.
+#[derive(Clone, Copy, Debug)]
+pub struct Encoder<'a, B, const X: usize, const H: usize, const Z: usize> {
+    body: B,
+    mu: Dense<'a, H, Z>,
+    log_var: Dense<'a, H, Z>,
+}
+
+impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize> Encoder<'a, B, X, H, Z> {
+    /// An encoder from its hidden stack and its two heads (normally with
+    /// [`Activation::Identity`](crate::Activation::Identity)).
+    pub const fn new(body: B, mu: Dense<'a, H, Z>, log_var: Dense<'a, H, Z>) -> Self {
+        Self { body, mu, log_var }
+    }
+
+    /// q(z|x) for one input.
+    pub fn encode(&self, x: &[f32; X]) -> Posterior<Z> {
+        let mut h = [0.0f32; H];
+        self.body.forward(x, &mut h);
+        let mut post = Posterior {
+            mu: [0.0; Z],
+            log_var: [0.0; Z],
+        };
+        self.mu.forward(&h, &mut post.mu);
+        self.log_var.forward(&h, &mut post.log_var);
+        post
+    }
+
+    /// The hidden stack.
+    pub const fn body(&self) -> &B {
+        &self.body
+    }
+
+    /// The mean head.
+    pub const fn mu_head(&self) -> &Dense<'a, H, Z> {
+        &self.mu
+    }
+
+    /// The log-variance head.
+    pub const fn log_var_head(&self) -> &Dense<'a, H, Z> {
+        &self.log_var
+    }
+
+    /// Calls `f` with each layer's shape: the hidden stack, then the mean and log-variance
+    /// heads.
+    pub fn for_each_layer(&self, f: &mut dyn FnMut(LayerShape)) {
+        self.body.for_each_layer(f);
+        self.mu.for_each_layer(f);
+        self.log_var.for_each_layer(f);
+    }
+
+    /// Multiply-accumulates per encoding.
+    pub fn macs(&self) -> usize {
+        self.body.macs() + 2 * H * Z
+    }
+}

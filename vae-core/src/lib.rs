@@ -1,0 +1,99 @@
+//! # vae-core
+//!
+//! `no_std`, allocation-free f32 inference for variational-autoencoder anomaly detection on
+//! microcontrollers: a window of sensor samples goes in, a bound on its log-density comes
+//! out, and a window unlike the training data gets a high anomaly score.
+//!
+//! The data path, one module per step:
+//!
+//! samples → [`Windower`] → [`Normalizer`] → [`Encoder`] → [`Posterior`] (mu, log-variance)
+//! → z ([`Rng`], reparameterised) → [`Decoder`] → log p(x|z), KL → [`Outcome`] →
+//! [`Decision`] against a [`Threshold`].
+//!
+//! The math is the evidence identity log p(x) = ELBO + KL(q(z|x) || p(z|x)) with
+//! ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)); see [`score`] for the bounds offered.
+//!
+//! Sizes are const generics ([`Vae`], [`Dense`], [`Chain`]), so a model for a
+//! microcontroller has all its buffers on the stack with sizes known at compile time, and its
+//! weights are borrowed (from a model file in flash). [`DynVae`] runs the same engine with
+//! sizes known at run time, for hosts.
+//!
+//! ```
+//! use vae_core::{Activation, Chain, Decoder, Dense, Encoder, Outcome, Rng, ScoreConfig, Vae};
+//!
+//! // A 4-input, 3-hidden, 2-latent model with made-up weights.
+//! let w_in = [[0.1f32; 4]; 3];
+//! let b3 = [0.0f32; 3];
+//! let w_head = [[0.2f32; 3]; 2];
+//! let b2 = [0.0f32; 2];
+//! let w_dec = [[0.3f32; 2]; 3];
+//! let w_out = [[0.5f32; 3]; 4];
+//! let b4 = [0.0f32; 4];
+//! let log_var = [0.0f32; 4];
+//! let encoder: Encoder<'_, _, 4, 3, 2> = Encoder::new(
+//!     Dense::new(&w_in, &b3, Activation::Tanh),
+//!     Dense::new(&w_head, &b2, Activation::Identity),
+//!     Dense::new(&w_head, &b2, Activation::Identity),
+//! );
+//! let decoder: Decoder<'_, _, 2, 3, 4> = Decoder::new(
+//!     Dense::new(&w_dec, &b3, Activation::Tanh),
+//!     Dense::new(&w_out, &b4, Activation::Identity),
+//!     &log_var,
+//! )?;
+//! let vae = Vae::new(encoder, decoder);
+//!
+//! // A window of 2 time steps x 2 channels, time-major.
+//! let window = [0.1, -0.2, 0.3, 0.0];
+//! match vae.score::<2>(&window, ScoreConfig::DETERMINISTIC, &mut Rng::new(0)) {
+//!     Outcome::Scored(s) => assert!(s.score.is_finite() && s.kl >= 0.0),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! // A NaN never yields a score.
+//! let bad = [0.1, f32::NAN, 0.3, 0.0];
+//! assert_eq!(
+//!     vae.score::<2>(&bad, ScoreConfig::DETERMINISTIC, &mut Rng::new(0)),
+//!     Outcome::NonFinite { count: 1, first: 1 }
+//! );
+//! # Ok::<(), vae_core::Error>(())
+//! ```
+//!
+//! ## Features
+//! * `arm-vfma`: hand-written VLDM/VFMA matrix-vector kernel on Cortex-M4F/M7 (see
+//!   [`kernel`]); the only `unsafe` code of the crate.
+//! * `fast-math`: micromath's `exp` (see [`math`]).
+//! * `defmt`: `defmt::Format` for the public types.
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod activation;
+pub mod decoder;
+pub mod dense;
+pub mod dynamic;
+pub mod encoder;
+pub mod error;
+pub mod gaussian;
+pub mod kernel;
+pub mod math;
+pub mod normalize;
+pub mod rng;
+pub mod score;
+pub mod threshold;
+pub mod vae;
+pub mod windower;
+
+pub use activation::Activation;
+pub use decoder::Decoder;
+pub use dense::{Chain, Dense, LayerShape, Layers};
+pub use dynamic::{DenseRef, DynLayers, DynVae};
+pub use encoder::Encoder;
+pub use error::Error;
+pub use gaussian::{kl_to_std_normal, LogSumExp, Posterior};
+pub use normalize::Normalizer;
+pub use rng::Rng;
+pub use score::{Decision, Outcome, ScoreConfig, ScoreKind, WindowScore};
+pub use threshold::Threshold;
+pub use vae::Vae;
+pub use windower::Windower;

@@ -1,0 +1,154 @@
+//! Scalar f32 math used by the scores, in one place so the accuracy/speed trade-off is a
+//! single switch.
+//!
+//! * `exp`, `ln`, `sqrt` come from [`libm`] (a port of musl: the same bits on the host and on
+//!   the device, which is what makes host and firmware scores agree).
+//! * With the `fast-math` feature, `exp` comes from `micromath` (about 2e-3 relative error).
+//!   `ln` always stays on libm: micromath's `ln` has an absolute error near 0.1, too coarse for
+//!   log-likelihoods. The effect on the score is bounded by tests (see `tests/fast_math.rs`).
+//! * [`tanh`] is a rational minimax approximation (the one Eigen uses for f32): within 6 ulp
+//!   (4e-7 relative) of the true value, a fraction of the instructions of `libm::tanhf` on a
+//!   Cortex-M4F (one division, no exponential), and branch-free apart from the clamp.
+
+/// ln(2 pi), the constant of every Gaussian log-density.
+pub const LN_2PI: f32 = 1.837_877_1;
+
+/// e^x.
+#[inline]
+pub fn exp(x: f32) -> f32 {
+    #[cfg(feature = "fast-math")]
+    {
+        micromath::F32Ext::exp(x)
+    }
+    #[cfg(not(feature = "fast-math"))]
+    {
+        libm::expf(x)
+    }
+}
+
+/// Natural logarithm (always libm: see the module docs).
+#[inline]
+pub fn ln(x: f32) -> f32 {
+    libm::logf(x)
+}
+
+/// Square root (correctly rounded, so identical everywhere).
+#[inline]
+pub fn sqrt(x: f32) -> f32 {
+    libm::sqrtf(x)
+}
+
+/// Hyperbolic tangent as a 13/6 rational polynomial on [-7.9, 7.9] (clamped outside, where
+/// f32 tanh is ±1 to within half an ulp).
+///
+/// NaN propagates (the clamp is written so that it does not swallow NaN).
+#[inline]
+pub fn tanh(x: f32) -> f32 {
+    // Coefficients of Eigen's `generic_fast_tanh_float` (MPL-2.0 project; the numbers are a
+    // minimax fit and carry no licence of their own).
+    const CLAMP: f32 = 7.905_311;
+    const A1: f32 = 4.893_524_6e-3;
+    const A3: f32 = 6.372_619_3e-4;
+    const A5: f32 = 1.485_722_4e-5;
+    const A7: f32 = 5.122_297e-8;
+    const A9: f32 = -8.604_671_5e-11;
+    const A11: f32 = 2.000_187_9e-13;
+    const A13: f32 = -2.760_768_5e-16;
+    const B0: f32 = 4.893_525e-3;
+    const B2: f32 = 2.268_434_7e-3;
+    const B4: f32 = 1.185_347_1e-4;
+    const B6: f32 = 1.198_258_4e-6;
+    if x.abs() < 4.0e-4 {
+        // tanh(x) = x - x^3/3: below this the cubic term is under half an ulp.
+        return x;
+    }
+    let x = if x > CLAMP {
+        CLAMP
+    } else if x < -CLAMP {
+        -CLAMP
+    } else {
+        x
+    };
+    let x2 = x * x;
+    let mut p = x2 * A13 + A11;
+    p = x2 * p + A9;
+    p = x2 * p + A7;
+    p = x2 * p + A5;
+    p = x2 * p + A3;
+    p = x2 * p + A1;
+    p *= x;
+    let mut q = x2 * B6 + B4;
+    q = x2 * q + B2;
+    q = x2 * q + B0;
+    p / q
+}
+
+/// Logistic sigmoid, written through [`tanh`] so it shares its accuracy and cost.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    0.5 + 0.5 * tanh(0.5 * x)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    fn ulps(a: f32, b: f32) -> u32 {
+        if a == b {
+            return 0;
+        }
+        let (ia, ib) = (a.to_bits() as i32, b.to_bits() as i32);
+        // Same sign here (tanh keeps the sign of x).
+        ia.abs_diff(ib)
+    }
+
+    #[test]
+    fn tanh_is_within_a_few_ulp_of_the_f64_value() {
+        let (mut worst_ulp, mut worst_abs, mut worst_rel) = (0, 0.0f64, 0.0f64);
+        let mut x = -12.0f32;
+        while x <= 12.0 {
+            let exact = (x as f64).tanh();
+            let got = tanh(x);
+            worst_abs = worst_abs.max((got as f64 - exact).abs());
+            worst_rel = worst_rel.max((got as f64 - exact).abs() / exact.abs().max(1e-30));
+            worst_ulp = worst_ulp.max(ulps(got, exact as f32));
+            x += 1.0 / 4096.0;
+        }
+        std::println!("tanh: worst {worst_ulp} ulp, {worst_abs:e} absolute, {worst_rel:e} relative");
+        assert!(worst_ulp <= 6, "worst error {worst_ulp} ulp");
+        assert!(worst_abs <= 4e-7, "worst absolute error {worst_abs}");
+        assert!(worst_rel <= 4e-7, "worst relative error {worst_rel}");
+    }
+
+    #[test]
+    fn tanh_edge_cases() {
+        assert_eq!(tanh(0.0), 0.0);
+        assert_eq!(tanh(1e-30), 1e-30);
+        assert_eq!(tanh(f32::INFINITY), 1.0);
+        assert_eq!(tanh(f32::NEG_INFINITY), -1.0);
+        assert!(tanh(f32::NAN).is_nan());
+        assert!((tanh(9.0) - 1.0).abs() <= f32::EPSILON);
+        // Odd function, exactly.
+        for x in [0.001f32, 0.3, 1.0, 2.5, 7.0] {
+            assert_eq!(tanh(-x), -tanh(x));
+        }
+    }
+
+    #[test]
+    fn sigmoid_matches_its_definition() {
+        for x in [-20.0f32, -3.0, -0.5, 0.0, 0.5, 3.0, 20.0] {
+            let want = 1.0 / (1.0 + (-(x as f64)).exp());
+            assert!((sigmoid(x) as f64 - want).abs() < 2e-7, "sigmoid({x})");
+        }
+    }
+
+    #[test]
+    fn table_of_exact_values() {
+        assert!((exp(0.0) - 1.0).abs() < 3e-3);
+        assert!((exp(1.0) - core::f32::consts::E).abs() < 1e-2);
+        assert_eq!(ln(1.0), 0.0);
+        assert_eq!(sqrt(4.0), 2.0);
+        assert!((LN_2PI as f64 - (2.0 * core::f64::consts::PI).ln()).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,140 @@
+//! The whole model with every size a const generic: the device's hot path.
+
+use crate::decoder::Decoder;
+use crate::dense::{LayerShape, Layers};
+use crate::encoder::Encoder;
+use crate::rng::Rng;
+use crate::score::{evaluate, Network, Outcome, ScoreConfig, Work};
+
+/// A variational autoencoder with input width `X`, last encoder hidden width `HE`, latent
+/// width `Z` and last decoder hidden width `HD`; `EB` and `DB` are the hidden stacks
+/// (a [`Dense`](crate::Dense) or a [`Chain`](crate::Chain) of them).
+///
+/// Every buffer of a score lives on the stack with its size known at compile time; the
+/// weights are borrowed, so a model over a file in flash costs no RAM beyond the decoder's
+/// precomputed precision (X floats).
+#[derive(Clone, Copy, Debug)]
+pub struct Vae<'a, EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize> {
+    encoder: Encoder<'a, EB, X, HE, Z>,
+    decoder: Decoder<'a, DB, Z, HD, X>,
+}
+
+impl<'a, EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize>
+    Vae<'a, EB, DB, X, HE, Z, HD>
+where
+    EB: Layers<X, HE>,
+    DB: Layers<Z, HD>,
+{
+    /// A model from its two halves.
+    pub const fn new(encoder: Encoder<'a, EB, X, HE, Z>, decoder: Decoder<'a, DB, Z, HD, X>) -> Self {
+        Self { encoder, decoder }
+    }
+
+    /// The encoder.
+    pub const fn encoder(&self) -> &Encoder<'a, EB, X, HE, Z> {
+        &self.encoder
+    }
+
+    /// The decoder.
+    pub const fn decoder(&self) -> &Decoder<'a, DB, Z, HD, X> {
+        &self.decoder
+    }
+
+    /// Scores one window of `C` channels (time-major: `x[t * C + c]`), returning the outcome
+    /// with the most anomalous channel. `rng` supplies the noise of sampled kinds; use
+    /// [`Rng::for_stream`] with the window index for reproducible scores.
+    pub fn score<const C: usize>(&self, x: &[f32; X], config: ScoreConfig, rng: &mut Rng) -> Outcome {
+        self.score_inner::<C>(x, config, rng, None)
+    }
+
+    /// [`Vae::score`], also writing -log p(x|z) of each channel into `channel_nll` (their sum
+    /// is `-recon`; for sampled kinds, the mean over the samples).
+    pub fn score_channels<const C: usize>(
+        &self,
+        x: &[f32; X],
+        config: ScoreConfig,
+        rng: &mut Rng,
+        channel_nll: &mut [f32; C],
+    ) -> Outcome {
+        self.score_inner::<C>(x, config, rng, Some(channel_nll))
+    }
+
+    fn score_inner<const C: usize>(
+        &self,
+        x: &[f32; X],
+        config: ScoreConfig,
+        rng: &mut Rng,
+        channel_nll: Option<&mut [f32; C]>,
+    ) -> Outcome {
+        const { assert!(C > 0 && X % C == 0, "X must be a whole number of C-channel samples") };
+        let mut mu = [0.0f32; Z];
+        let mut log_var = [0.0f32; Z];
+        let mut sigma = [0.0f32; Z];
+        let mut eps = [0.0f32; Z];
+        let mut z = [0.0f32; Z];
+        let mut mean = [0.0f32; X];
+        let mut channel_sq = [0.0f32; C];
+        let work = Work {
+            mu: &mut mu,
+            log_var: &mut log_var,
+            sigma: &mut sigma,
+            eps: &mut eps,
+            z: &mut z,
+            mean: &mut mean,
+            channel_sq: &mut channel_sq,
+            scratch: &mut [],
+        };
+        evaluate(self, x, config, rng, work, channel_nll.map(|c| c.as_mut_slice()))
+    }
+
+    /// Multiply-accumulates of one deterministic score (encoder plus one decoder pass).
+    pub fn macs(&self) -> usize {
+        self.encoder.macs() + self.decoder.macs()
+    }
+
+    /// Calls `f` with every layer's shape: encoder hidden stack, mean head, log-variance head,
+    /// decoder hidden stack, output layer.
+    pub fn for_each_layer(&self, f: &mut dyn FnMut(LayerShape)) {
+        self.encoder.for_each_layer(f);
+        self.decoder.for_each_layer(f);
+    }
+}
+
+impl<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize> Network
+    for Vae<'_, EB, DB, X, HE, Z, HD>
+where
+    EB: Layers<X, HE>,
+    DB: Layers<Z, HD>,
+{
+    fn encode(&self, x: &[f32], mu: &mut [f32], log_var: &mut [f32], _scratch: &mut [f32]) {
+        // The typed entry points pass arrays of exactly these lengths, so the conversions
+        // always succeed; they are written without a panic path all the same.
+        if let (Some(x), Some(mu), Some(log_var)) = (
+            x.first_chunk::<X>(),
+            mu.first_chunk_mut::<Z>(),
+            log_var.first_chunk_mut::<Z>(),
+        ) {
+            let post = self.encoder.encode(x);
+            *mu = post.mu;
+            *log_var = post.log_var;
+        }
+    }
+
+    fn decode(&self, z: &[f32], mean: &mut [f32], _scratch: &mut [f32]) {
+        if let (Some(z), Some(mean)) = (z.first_chunk::<Z>(), mean.first_chunk_mut::<X>()) {
+            *mean = self.decoder.mean(z);
+        }
+    }
+
+    fn precision(&self) -> &[f32] {
+        self.decoder.precision()
+    }
+
+    fn log_var(&self) -> &[f32] {
+        self.decoder.log_var()
+    }
+
+    fn log_norm(&self) -> f32 {
+        self.decoder.log_norm()
+    }
+}
