@@ -80,6 +80,7 @@ pub mod math;
 pub mod normalize;
 pub mod rng;
 pub mod score;
+pub mod selftest;
 pub mod threshold;
 pub mod vae;
 pub mod windower;

@@ -1,0 +1,168 @@
+//! Checks that a build of this crate computes what the host computes: run by the host tests
+//! and, on a microcontroller, by the firmware's `selftest` binary (in QEMU, as part of the
+//! test command). It covers what differs between targets: the matrix-vector kernel (the
+//! assembly one on a Cortex-M4F) against the portable loops, the PRNG and normal stream
+//! against golden values, the tanh approximation, and a hand-computed score.
+
+use crate::activation::Activation;
+use crate::dense::Dense;
+use crate::kernel;
+use crate::rng::Rng;
+use crate::score::{Outcome, ScoreConfig};
+use crate::{Decoder, Encoder, Vae};
+use core::fmt;
+
+/// A failed check.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Failure {
+    /// Which check.
+    pub check: &'static str,
+    /// Which case of it.
+    pub case: usize,
+    /// The value computed.
+    pub got: f32,
+    /// The value expected.
+    pub want: f32,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "self-test {} case {}: got {}, want {}", self.check, self.case, self.got, self.want)
+    }
+}
+
+/// First outputs of `Rng::new(42)`: four `next_u32`, then four `normal` as f32 bits
+/// (1.7207433, 1.0868597, 1.9741901, 0.24173145). Reproduced independently by a NumPy
+/// float32 re-implementation of SplitMix64, xoshiro128** and the polar method.
+pub const GOLDEN_RNG: [u32; 8] = [
+    0x69e8_5a2a, 0xf843_fad0, 0x0105_185f, 0x8a1f_1ea6, 0x3fdc_4151, 0x3f8b_1e38, 0x3ffc_b243, 0x3e77_8873,
+];
+
+/// Runs every check; `Ok(n)` gives the number of cases that passed.
+pub fn run() -> Result<usize, Failure> {
+    let mut n = 0;
+    n += rng_stream()?;
+    n += tanh_table()?;
+    n += kernel_matches_portable()?;
+    n += hand_computed_score()?;
+    Ok(n)
+}
+
+fn fail(check: &'static str, case: usize, got: f32, want: f32) -> Failure {
+    Failure { check, case, got, want }
+}
+
+/// The PRNG and the normal sampler give the golden stream bit for bit.
+pub fn rng_stream() -> Result<usize, Failure> {
+    let mut rng = Rng::new(42);
+    for (case, &want) in GOLDEN_RNG.iter().enumerate() {
+        let got = if case < 4 { rng.next_u32() } else { rng.normal().to_bits() };
+        if got != want {
+            return Err(fail("rng_stream", case, f32::from_bits(got), f32::from_bits(want)));
+        }
+    }
+    Ok(GOLDEN_RNG.len())
+}
+
+/// tanh against values of the exact function (rounded to f32), within 6 ulp.
+pub fn tanh_table() -> Result<usize, Failure> {
+    const TABLE: [(f32, f32); 6] = [
+        (0.0, 0.0),
+        (0.1, 0.099_667_996),
+        (-0.5, -0.462_117_16),
+        (1.0, 0.761_594_15),
+        (3.0, 0.995_054_76),
+        (-6.0, -0.999_987_7),
+    ];
+    for (case, &(x, want)) in TABLE.iter().enumerate() {
+        let got = crate::math::tanh(x);
+        if (got - want).abs() > 6.0 * f32::EPSILON * want.abs().max(f32::MIN_POSITIVE) {
+            return Err(fail("tanh_table", case, got, want));
+        }
+    }
+    Ok(TABLE.len())
+}
+
+/// [`kernel::matvec`] against [`kernel::matvec_portable`] on shapes that exercise every
+/// path of the assembly (row pairs, an odd last row, blocks of 8 and a remainder).
+pub fn kernel_matches_portable() -> Result<usize, Failure> {
+    const SHAPES: [(usize, usize); 10] =
+        [(1, 1), (2, 8), (3, 7), (5, 17), (8, 32), (32, 64), (64, 32), (7, 9), (4, 0), (1, 33)];
+    const MAX: usize = 64 * 64;
+    let mut w = [0.0f32; MAX];
+    let mut x = [0.0f32; 64];
+    let mut b = [0.0f32; 64];
+    let mut rng = Rng::new(7);
+    let mut cases = 0;
+    for (case, &(rows, cols)) in SHAPES.iter().enumerate() {
+        rng.fill_normal(&mut w[..rows * cols]);
+        rng.fill_normal(&mut x[..cols]);
+        rng.fill_normal(&mut b[..rows]);
+        let mut fast = [f32::NAN; 65];
+        let mut slow = [f32::NAN; 65];
+        kernel::matvec(&w[..rows * cols], &x[..cols], &b[..rows], &mut fast[..rows]);
+        kernel::matvec_portable(&w[..rows * cols], &x[..cols], &b[..rows], &mut slow[..rows]);
+        for r in 0..rows {
+            // Error bound of a length-`cols` f32 dot product, relative to sum |w x| + |b|.
+            let mut mag = b[r].abs();
+            for c in 0..cols {
+                mag += (w[r * cols + c] * x[c]).abs();
+            }
+            let tol = 1e-6 * (cols as f32 + 1.0) * mag.max(1e-30);
+            if (fast[r] - slow[r]).abs() > tol || !fast[r].is_finite() {
+                return Err(fail("kernel_matches_portable", case * 100 + r, fast[r], slow[r]));
+            }
+        }
+        // Nothing past the output was written.
+        if !fast[rows].is_nan() {
+            return Err(fail("kernel_matches_portable.bounds", case, fast[rows], f32::NAN));
+        }
+        cases += 1;
+    }
+    Ok(cases)
+}
+
+/// The deterministic score of a 2-2-1 model computed by hand (Python `math`, f64): the
+/// same model as `tests/tiny_model.rs`.
+pub fn hand_computed_score() -> Result<usize, Failure> {
+    let w1 = [[0.5, -1.0], [0.25, 0.75]];
+    let b1 = [0.1, -0.2];
+    let w_mu = [[1.0, -0.5]];
+    let b_mu = [0.05];
+    let w_lv = [[0.2, 0.4]];
+    let b_lv = [-1.0];
+    let wd = [[2.0], [-1.0]];
+    let bd = [0.5, 0.25];
+    let wo = [[1.0, 0.5], [-0.3, 0.8]];
+    let bo = [0.0, 0.1];
+    let s = [-0.5, 0.3];
+    let enc: Encoder<'_, _, 2, 2, 1> = Encoder::new(
+        Dense::new(&w1, &b1, Activation::Tanh),
+        Dense::new(&w_mu, &b_mu, Activation::Identity),
+        Dense::new(&w_lv, &b_lv, Activation::Identity),
+    );
+    let dec = match Decoder::new(
+        Dense::new(&wd, &bd, Activation::Relu),
+        Dense::new(&wo, &bo, Activation::Identity),
+        &s,
+    ) {
+        Ok(d) => d,
+        Err(_) => return Err(fail("hand_computed_score.decoder", 0, f32::NAN, 0.0)),
+    };
+    let vae = Vae::new(enc, dec);
+    let want = 4.258_074_f32;
+    match vae.score::<2>(&[0.8, -0.4], ScoreConfig::DETERMINISTIC, &mut Rng::new(0)) {
+        Outcome::Scored(sc) if (sc.score - want).abs() <= 4e-6 * want && sc.top_channel == 0 => Ok(1),
+        Outcome::Scored(sc) => Err(fail("hand_computed_score", 0, sc.score, want)),
+        _ => Err(fail("hand_computed_score", 1, f32::NAN, want)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passes_on_the_host() {
+        assert_eq!(super::run(), Ok(8 + 6 + 10 + 1));
+    }
+}
