@@ -82,6 +82,104 @@ pub enum Error {
         /// The number given.
         found: usize,
     },
+    /// A model file ends before a field it must hold.
+    Truncated {
+        /// Bytes needed to read the field.
+        needed: usize,
+        /// Bytes present.
+        found: usize,
+    },
+    /// Not a model file: the first four bytes are not `VAEM`.
+    BadMagic {
+        /// The bytes found.
+        found: [u8; 4],
+    },
+    /// A model file of a format version this build does not read.
+    UnsupportedVersion {
+        /// The file's version.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
+    /// The length stored in a model file differs from the file's actual length (truncated
+    /// or with bytes appended).
+    LengthMismatch {
+        /// Length stored in the header.
+        declared: usize,
+        /// Length of the bytes given.
+        actual: usize,
+    },
+    /// The CRC-32 stored at the end of a model file does not match its contents.
+    Checksum {
+        /// CRC stored in the file.
+        stored: u32,
+        /// CRC computed over the file.
+        computed: u32,
+    },
+    /// A header field holds a value outside its range.
+    InvalidField {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        found: u64,
+    },
+    /// A layer descriptor holds an invalid value.
+    InvalidLayer {
+        /// Layer index (file order).
+        layer: usize,
+        /// The field of the descriptor.
+        field: &'static str,
+        /// Its value.
+        found: u64,
+    },
+    /// Two sizes that must agree do not.
+    SizeMismatch {
+        /// What the size is of.
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size found.
+        found: usize,
+    },
+    /// A layer of the model file has another shape than the compiled model expects.
+    LayerShape {
+        /// Layer index (file order).
+        layer: usize,
+        /// Inputs the code expects.
+        expected_inputs: usize,
+        /// Outputs the code expects.
+        expected_outputs: usize,
+        /// Inputs in the file.
+        found_inputs: usize,
+        /// Outputs in the file.
+        found_outputs: usize,
+    },
+    /// A layer index past the model's layers.
+    LayerIndex {
+        /// The index.
+        layer: usize,
+    },
+    /// A weight or bias of a model file is NaN or infinite.
+    InvalidTensor {
+        /// Which part of the model.
+        part: &'static str,
+        /// Layer index (file order).
+        layer: usize,
+        /// `weight` or `bias`.
+        tensor: &'static str,
+        /// Flat index inside the tensor.
+        index: usize,
+        /// The value.
+        found: f32,
+    },
+    /// Model-file bytes must start at a 4-byte aligned address for zero-copy f32 access
+    /// (see `model_file::Aligned`).
+    Misaligned {
+        /// The address of the parameter data.
+        address: usize,
+    },
+    /// The zero-copy reader needs a little-endian target.
+    UnsupportedTarget,
 }
 
 impl fmt::Display for Error {
@@ -129,6 +227,63 @@ impl fmt::Display for Error {
             ),
             Error::LayerCount { max, found } => {
                 write!(f, "{found} hidden layers given, 1 to {max} supported")
+            }
+            Error::Truncated { needed, found } => {
+                write!(f, "model file truncated: needs at least {needed} bytes, has {found}")
+            }
+            Error::BadMagic { found } => write!(
+                f,
+                "not a model file: starts with {found:02x?}, expected \"VAEM\" (56 41 45 4d)"
+            ),
+            Error::UnsupportedVersion { found, supported } => write!(
+                f,
+                "model file format version {found} is not supported (this build reads version {supported})"
+            ),
+            Error::LengthMismatch { declared, actual } => write!(
+                f,
+                "model file length mismatch: header says {declared} bytes, file has {actual}"
+            ),
+            Error::Checksum { stored, computed } => write!(
+                f,
+                "model file is corrupt: CRC-32 stored {stored:08x}, computed {computed:08x}"
+            ),
+            Error::InvalidField { field, found } => {
+                write!(f, "model file field {field} has invalid value {found}")
+            }
+            Error::InvalidLayer {
+                layer,
+                field,
+                found,
+            } => write!(f, "layer {layer}: invalid {field} {found}"),
+            Error::SizeMismatch {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what}: expected {expected}, found {found}"),
+            Error::LayerShape {
+                layer,
+                expected_inputs,
+                expected_outputs,
+                found_inputs,
+                found_outputs,
+            } => write!(
+                f,
+                "layer {layer}: expected {expected_inputs} -> {expected_outputs}, found {found_inputs} -> {found_outputs}"
+            ),
+            Error::LayerIndex { layer } => write!(f, "no layer {layer} in the model"),
+            Error::InvalidTensor {
+                part,
+                layer,
+                tensor,
+                index,
+                found,
+            } => write!(f, "{part} layer {layer} {tensor}[{index}] is {found}"),
+            Error::Misaligned { address } => write!(
+                f,
+                "model bytes at {address:#x} are not 4-byte aligned (embed them with model_file::Aligned)"
+            ),
+            Error::UnsupportedTarget => {
+                write!(f, "model files can only be read zero-copy on little-endian targets")
             }
         }
     }

@@ -27,6 +27,7 @@ pub struct Params {
     pub outb: [f32; X],
     pub s: [f32; X],
     pub act: Activation,
+    pub seed: u64,
 }
 
 fn fill<const N: usize>(rng: &mut Rng, scale: f32) -> [f32; N] {
@@ -54,6 +55,7 @@ impl Params {
             outb: fill(&mut r, 0.1),
             s: fill(&mut r, 0.5),
             act,
+            seed,
         }
     }
 

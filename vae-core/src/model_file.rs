@@ -1,0 +1,969 @@
+//! The model file: one versioned, checksummed binary that carries everything the device
+//! needs to score a window, from `vae-train` to the firmware. The layout is documented byte
+//! by byte in `docs/model-format.md`.
+//!
+//! Reading is zero-copy and allocation-free: [`ModelFile::parse`] validates the whole file
+//! (magic, version, length, CRC-32, every field, every parameter finite) and the models it
+//! builds borrow their weights from the file's bytes, so a model embedded in flash costs no
+//! RAM. The bytes must start at a 4-byte aligned address (see [`Aligned`]).
+//!
+//! Writing ([`write`]) fills a caller's buffer and then parses what it wrote, so nothing is
+//! written that the reader would refuse.
+
+use crate::activation::Activation;
+use crate::decoder::Decoder;
+use crate::dense::{Chain, Dense, LayerShape, Layers};
+use crate::dynamic::{DenseRef, DynLayers, DynVae, MAX_HIDDEN};
+use crate::encoder::Encoder;
+use crate::error::Error;
+use crate::normalize::Normalizer;
+use crate::score::{ScoreConfig, ScoreKind};
+use crate::threshold::Threshold;
+use crate::vae::Vae;
+use heapless::Vec;
+
+/// First four bytes of every model file.
+pub const MAGIC: [u8; 4] = *b"VAEM";
+/// The format version this crate reads and writes.
+pub const VERSION: u16 = 1;
+/// Most calibrated thresholds a file holds.
+pub const MAX_THRESHOLDS: usize = 8;
+/// Most layers a file holds: both hidden stacks, two encoder heads, the output layer.
+pub const MAX_LAYERS: usize = 2 * MAX_HIDDEN + 3;
+/// Bytes of the fixed part of the header.
+pub const FIXED_HEADER_LEN: usize = 44;
+/// Bytes of one layer descriptor.
+pub const LAYER_DESCRIPTOR_LEN: usize = 4;
+
+/// A byte buffer aligned for zero-copy f32 access: embed a model with
+/// `static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("model.vaem"));`.
+#[repr(C, align(4))]
+pub struct Aligned<T: ?Sized>(pub T);
+
+/// How a window of raw samples becomes the network's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Transform {
+    /// The normalised window itself, time-major (X = W * C).
+    Raw,
+}
+
+impl Transform {
+    /// The byte that stands for the transform.
+    pub const fn code(self) -> u8 {
+        match self {
+            Transform::Raw => 0,
+        }
+    }
+
+    /// The transform a byte stands for.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Transform::Raw),
+            _ => None,
+        }
+    }
+
+    /// Name as the CLI spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transform::Raw => "raw",
+        }
+    }
+
+    /// The network input width for a window of `window` samples of `channels` channels.
+    pub const fn input_len(self, window: usize, channels: usize) -> usize {
+        match self {
+            Transform::Raw => window * channels,
+        }
+    }
+}
+
+/// A threshold with the quantile of normal scores it was calibrated at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Calibration {
+    /// The quantile (e.g. 0.995).
+    pub quantile: f32,
+    /// The threshold on the anomaly score.
+    pub threshold: f32,
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc = TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// Which part of the model a layer belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Part {
+    /// Encoder hidden stack.
+    Encoder,
+    /// Encoder mean head.
+    MuHead,
+    /// Encoder log-variance head.
+    LogVarHead,
+    /// Decoder hidden stack.
+    Decoder,
+    /// Decoder output layer (the Gaussian mean).
+    Output,
+}
+
+impl Part {
+    /// Name used in messages and tensor names.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Part::Encoder => "encoder",
+            Part::MuHead => "encoder.mu",
+            Part::LogVarHead => "encoder.log_var",
+            Part::Decoder => "decoder",
+            Part::Output => "decoder.out",
+        }
+    }
+}
+
+/// The validated header of a model file.
+#[derive(Clone, Debug)]
+pub struct Header<'a> {
+    /// Training seed.
+    pub seed: u64,
+    /// Network input width X.
+    pub input_len: usize,
+    /// Latent width Z.
+    pub latent_len: usize,
+    /// Input channels C.
+    pub channels: usize,
+    /// Window length W in samples.
+    pub window: usize,
+    /// Hop between windows in samples.
+    pub hop: usize,
+    /// The score the model was calibrated for.
+    pub score: ScoreConfig,
+    /// How a window becomes the input.
+    pub transform: Transform,
+    /// Free-text model name.
+    pub name: &'a str,
+    encoder_depth: usize,
+    decoder_depth: usize,
+    layers: Vec<LayerShape, MAX_LAYERS>,
+    thresholds: Vec<Calibration, MAX_THRESHOLDS>,
+    channel_names: &'a [u8],
+    header_len: usize,
+    param_count: usize,
+}
+
+impl<'a> Header<'a> {
+    /// Every layer, in file order: encoder hidden stack, mean head, log-variance head,
+    /// decoder hidden stack, output layer.
+    pub fn layers(&self) -> &[LayerShape] {
+        &self.layers
+    }
+
+    /// Layers of the encoder's hidden stack.
+    pub const fn encoder_depth(&self) -> usize {
+        self.encoder_depth
+    }
+
+    /// Layers of the decoder's hidden stack.
+    pub const fn decoder_depth(&self) -> usize {
+        self.decoder_depth
+    }
+
+    /// The part a layer (index into [`Header::layers`]) belongs to.
+    pub const fn part(&self, layer: usize) -> Part {
+        part_of(layer, self.encoder_depth, self.decoder_depth)
+    }
+
+    /// The calibrated thresholds, the first being the one decisions use.
+    pub fn thresholds(&self) -> &[Calibration] {
+        &self.thresholds
+    }
+
+    /// The decision threshold (the first calibration), if the model was calibrated.
+    pub fn threshold(&self) -> Option<Threshold> {
+        self.thresholds.first().and_then(|c| Threshold::new(c.threshold).ok())
+    }
+
+    /// Channel names, in input order.
+    pub fn channel_names(&self) -> ChannelNames<'a> {
+        ChannelNames {
+            rest: self.channel_names,
+        }
+    }
+
+    /// Number of f32 parameters (weights, biases, log-variances, normalisation).
+    pub const fn param_count(&self) -> usize {
+        self.param_count
+    }
+
+    /// Bytes of the header, up to the start of the parameters.
+    pub const fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    /// Multiply-accumulates of one deterministic score.
+    pub fn macs(&self) -> usize {
+        self.layers.iter().map(|l| l.inputs * l.outputs).sum()
+    }
+
+    /// Length of the whole file in bytes.
+    pub const fn file_len(&self) -> usize {
+        self.header_len + 4 * self.param_count + 4
+    }
+}
+
+/// Iterator over the channel names of a header.
+#[derive(Clone, Debug)]
+pub struct ChannelNames<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for ChannelNames<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let (&len, rest) = self.rest.split_first()?;
+        let (name, rest) = rest.split_at_checked(usize::from(len))?;
+        self.rest = rest;
+        // Validated as UTF-8 by the parser.
+        core::str::from_utf8(name).ok()
+    }
+}
+
+/// Little-endian reader over a byte slice that reports where it ran out.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(Error::Truncated {
+            needed: self.pos.saturating_add(n),
+            found: self.bytes.len(),
+        })?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, Error> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn f32(&mut self) -> Result<f32, Error> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+}
+
+fn field(name: &'static str, value: u64) -> Error {
+    Error::InvalidField { field: name, found: value }
+}
+
+/// A parsed, fully validated model file borrowing its bytes.
+#[derive(Clone, Debug)]
+pub struct ModelFile<'a> {
+    header: Header<'a>,
+    params: &'a [f32],
+}
+
+impl<'a> ModelFile<'a> {
+    /// Validates `bytes` as a model file. Every failure is a typed [`Error`]; nothing is
+    /// half-loaded.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        if bytes.len() < FIXED_HEADER_LEN + 4 {
+            return Err(Error::Truncated {
+                needed: FIXED_HEADER_LEN + 4,
+                found: bytes.len(),
+            });
+        }
+        let mut r = Reader { bytes, pos: 0 };
+        let magic = r.array::<4>()?;
+        if magic != MAGIC {
+            return Err(Error::BadMagic { found: magic });
+        }
+        let version = r.u16()?;
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let header_len = usize::from(r.u16()?);
+        let file_len = r.u32()? as usize;
+        if file_len != bytes.len() {
+            return Err(Error::LengthMismatch {
+                declared: file_len,
+                actual: bytes.len(),
+            });
+        }
+        let body = &bytes[..bytes.len() - 4];
+        let mut crc_bytes = [0u8; 4];
+        crc_bytes.copy_from_slice(&bytes[bytes.len() - 4..]);
+        let stored = u32::from_le_bytes(crc_bytes);
+        let computed = crc32(body);
+        if stored != computed {
+            return Err(Error::Checksum { stored, computed });
+        }
+
+        let param_count = r.u32()? as usize;
+        let seed = r.u64()?;
+        let input_len = usize::from(r.u16()?);
+        let latent_len = usize::from(r.u16()?);
+        let channels = usize::from(r.u16()?);
+        let window = usize::from(r.u16()?);
+        let hop = usize::from(r.u16()?);
+        let samples = r.u16()?;
+        let kind_code = r.u8()?;
+        let transform_code = r.u8()?;
+        let encoder_depth = usize::from(r.u8()?);
+        let decoder_depth = usize::from(r.u8()?);
+        let threshold_count = usize::from(r.u8()?);
+        let name_len = usize::from(r.u8()?);
+        let reserved = r.u16()?;
+
+        let kind = ScoreKind::from_code(kind_code).ok_or(field("score kind", kind_code.into()))?;
+        let score = ScoreConfig::new(kind, samples).map_err(|_| field("score samples", samples.into()))?;
+        let transform = Transform::from_code(transform_code).ok_or(field("transform", transform_code.into()))?;
+        if reserved != 0 {
+            return Err(field("reserved", reserved.into()));
+        }
+        if channels == 0 {
+            return Err(field("channels", 0));
+        }
+        if window == 0 {
+            return Err(field("window", 0));
+        }
+        if hop == 0 {
+            return Err(field("hop", 0));
+        }
+        if latent_len == 0 {
+            return Err(field("latent width", 0));
+        }
+        let want_x = transform.input_len(window, channels);
+        if input_len != want_x {
+            return Err(Error::SizeMismatch {
+                what: "input width (window x channels)",
+                expected: want_x,
+                found: input_len,
+            });
+        }
+        for depth in [encoder_depth, decoder_depth] {
+            if depth == 0 || depth > MAX_HIDDEN {
+                return Err(Error::LayerCount {
+                    max: MAX_HIDDEN,
+                    found: depth,
+                });
+            }
+        }
+        if threshold_count > MAX_THRESHOLDS {
+            return Err(field("threshold count", threshold_count as u64));
+        }
+
+        // Layer descriptors, checked to chain X -> ... -> Z -> ... -> X.
+        let layer_count = encoder_depth + 2 + decoder_depth + 1;
+        let mut layers: Vec<LayerShape, MAX_LAYERS> = Vec::new();
+        let mut width = input_len;
+        let mut expected_params = 2 * channels + input_len;
+        for i in 0..layer_count {
+            let outputs = usize::from(r.u16()?);
+            let act_code = r.u8()?;
+            let pad = r.u8()?;
+            let activation = Activation::from_code(act_code).ok_or(Error::InvalidLayer {
+                layer: i,
+                field: "activation",
+                found: act_code.into(),
+            })?;
+            if pad != 0 {
+                return Err(Error::InvalidLayer {
+                    layer: i,
+                    field: "reserved",
+                    found: pad.into(),
+                });
+            }
+            if outputs == 0 {
+                return Err(Error::InvalidLayer {
+                    layer: i,
+                    field: "outputs",
+                    found: 0,
+                });
+            }
+            // Hidden layers read the previous width; both heads read the last encoder
+            // hidden layer; the decoder starts from the latent width.
+            let part = part_of(i, encoder_depth, decoder_depth);
+            let inputs = width;
+            let required = match part {
+                Part::MuHead | Part::LogVarHead => Some(latent_len),
+                Part::Output => Some(input_len),
+                Part::Encoder | Part::Decoder => None,
+            };
+            if let Some(req) = required {
+                if outputs != req {
+                    return Err(Error::SizeMismatch {
+                        what: part.name(),
+                        expected: req,
+                        found: outputs,
+                    });
+                }
+            }
+            width = match part {
+                Part::MuHead => width,
+                Part::LogVarHead => latent_len,
+                _ => outputs,
+            };
+            expected_params += inputs * outputs + outputs;
+            layers
+                .push(LayerShape {
+                    inputs,
+                    outputs,
+                    activation,
+                })
+                .map_err(|_| field("layer count", layer_count as u64))?;
+        }
+
+        let mut thresholds: Vec<Calibration, MAX_THRESHOLDS> = Vec::new();
+        for _ in 0..threshold_count {
+            let quantile = r.f32()?;
+            let threshold = r.f32()?;
+            if !(0.0..=1.0).contains(&quantile) {
+                return Err(Error::InvalidQuantile { found: quantile });
+            }
+            if !threshold.is_finite() {
+                return Err(Error::InvalidThreshold { found: threshold });
+            }
+            thresholds
+                .push(Calibration { quantile, threshold })
+                .map_err(|_| field("threshold count", threshold_count as u64))?;
+        }
+        let name = core::str::from_utf8(r.take(name_len)?).map_err(|_| field("model name (UTF-8)", name_len as u64))?;
+        let names_start = r.pos;
+        for c in 0..channels {
+            let len = usize::from(r.u8()?);
+            core::str::from_utf8(r.take(len)?).map_err(|_| field("channel name (UTF-8)", c as u64))?;
+        }
+        let channel_names = &bytes[names_start..r.pos];
+        let padded = r.pos.div_ceil(4) * 4;
+        if header_len != padded {
+            return Err(Error::SizeMismatch {
+                what: "header length",
+                expected: padded,
+                found: header_len,
+            });
+        }
+        for &b in r.take(padded - r.pos)? {
+            if b != 0 {
+                return Err(field("header padding", b.into()));
+            }
+        }
+        if param_count != expected_params {
+            return Err(Error::SizeMismatch {
+                what: "parameter count",
+                expected: expected_params,
+                found: param_count,
+            });
+        }
+        let data_len = param_count.checked_mul(4).ok_or(field("parameter count", param_count as u64))?;
+        if header_len + data_len + 4 != bytes.len() {
+            return Err(Error::SizeMismatch {
+                what: "file length",
+                expected: header_len + data_len + 4,
+                found: bytes.len(),
+            });
+        }
+        let data = &bytes[header_len..header_len + data_len];
+        let header = Header {
+            seed,
+            input_len,
+            latent_len,
+            channels,
+            window,
+            hop,
+            score,
+            transform,
+            name,
+            encoder_depth,
+            decoder_depth,
+            layers,
+            thresholds,
+            channel_names,
+            header_len,
+            param_count,
+        };
+        check_params(&header, data)?;
+        if cfg!(target_endian = "big") {
+            return Err(Error::UnsupportedTarget);
+        }
+        let params: &[f32] = bytemuck::try_cast_slice(data).map_err(|_| Error::Misaligned {
+            address: data.as_ptr() as usize,
+        })?;
+        Ok(Self { header, params })
+    }
+
+    /// The header.
+    pub const fn header(&self) -> &Header<'a> {
+        &self.header
+    }
+
+    /// All parameters, in file order.
+    pub const fn params(&self) -> &'a [f32] {
+        self.params
+    }
+
+    fn slice(&self, start: usize, len: usize) -> &'a [f32] {
+        self.params.get(start..start + len).unwrap_or(&[])
+    }
+
+    /// Per-channel normalisation means.
+    pub fn norm_mean(&self) -> &'a [f32] {
+        self.slice(0, self.header.channels)
+    }
+
+    /// Per-channel normalisation standard deviations.
+    pub fn norm_std(&self) -> &'a [f32] {
+        self.slice(self.header.channels, self.header.channels)
+    }
+
+    /// Weight (row-major, outputs x inputs) and bias of layer `i` of [`Header::layers`].
+    pub fn layer_params(&self, i: usize) -> (&'a [f32], &'a [f32]) {
+        let mut off = 2 * self.header.channels;
+        for l in self.header.layers.iter().take(i) {
+            off += l.inputs * l.outputs + l.outputs;
+        }
+        match self.header.layers.get(i) {
+            Some(l) => (self.slice(off, l.inputs * l.outputs), self.slice(off + l.inputs * l.outputs, l.outputs)),
+            None => (&[], &[]),
+        }
+    }
+
+    /// The decoder's per-dimension log-variances.
+    pub fn decoder_log_var(&self) -> &'a [f32] {
+        let x = self.header.input_len;
+        self.slice(self.params.len().saturating_sub(x), x)
+    }
+
+    /// Layer `i` as a run-time-sized dense layer.
+    pub fn dense_ref(&self, i: usize) -> Result<DenseRef<'a>, Error> {
+        let l = self.header.layers.get(i).ok_or(Error::LayerIndex { layer: i })?;
+        let (w, b) = self.layer_params(i);
+        DenseRef::new(w, b, l.inputs, l.activation)
+    }
+
+    /// The layers as run-time-sized dense layers.
+    pub fn layers(&self) -> Result<ModelLayers<'a>, Error> {
+        let e = self.header.encoder_depth;
+        let d = self.header.decoder_depth;
+        let mut encoder = Vec::new();
+        let mut decoder = Vec::new();
+        for i in 0..e {
+            encoder.push(self.dense_ref(i)?).map_err(|_| Error::LayerCount { max: MAX_HIDDEN, found: e })?;
+        }
+        for i in e + 2..e + 2 + d {
+            decoder.push(self.dense_ref(i)?).map_err(|_| Error::LayerCount { max: MAX_HIDDEN, found: d })?;
+        }
+        Ok(ModelLayers {
+            encoder,
+            mu: self.dense_ref(e)?,
+            log_var: self.dense_ref(e + 1)?,
+            decoder,
+            mean: self.dense_ref(e + 2 + d)?,
+        })
+    }
+
+    /// The model with run-time sizes; `precision` must hold X floats.
+    pub fn dyn_vae(&self, precision: &'a mut [f32]) -> Result<DynVae<'a>, Error> {
+        let layers = self.layers()?;
+        DynVae::new(layers.as_dyn(), self.decoder_log_var(), precision)
+    }
+
+    /// The model with compile-time sizes. Fails with an error naming expected and found
+    /// sizes when the file's shapes differ from the type's.
+    #[allow(clippy::type_complexity)]
+    pub fn vae<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize>(
+        &self,
+    ) -> Result<Vae<'a, EB, DB, X, HE, Z, HD>, Error>
+    where
+        EB: LoadLayers<'a> + Layers<X, HE>,
+        DB: LoadLayers<'a> + Layers<Z, HD>,
+    {
+        let h = &self.header;
+        if h.input_len != X {
+            return Err(Error::SizeMismatch {
+                what: "input width X",
+                expected: X,
+                found: h.input_len,
+            });
+        }
+        if h.latent_len != Z {
+            return Err(Error::SizeMismatch {
+                what: "latent width Z",
+                expected: Z,
+                found: h.latent_len,
+            });
+        }
+        for (depth, want, what) in [
+            (h.encoder_depth, EB::DEPTH, "encoder hidden layers"),
+            (h.decoder_depth, DB::DEPTH, "decoder hidden layers"),
+        ] {
+            if depth != want {
+                return Err(Error::SizeMismatch {
+                    what,
+                    expected: want,
+                    found: depth,
+                });
+            }
+        }
+        let mut cursor = LayerCursor { file: self, next: 0 };
+        let body = EB::load(&mut cursor)?;
+        let mu = Dense::load(&mut cursor)?;
+        let log_var = Dense::load(&mut cursor)?;
+        let dec_body = DB::load(&mut cursor)?;
+        let mean = Dense::load(&mut cursor)?;
+        let log_var_x: &'a [f32; X] = self.decoder_log_var().try_into().map_err(|_| Error::SizeMismatch {
+            what: "decoder log-variance",
+            expected: X,
+            found: self.decoder_log_var().len(),
+        })?;
+        let decoder = Decoder::new(dec_body, mean, log_var_x)?;
+        Ok(Vae::new(Encoder::new(body, mu, log_var), decoder))
+    }
+
+    /// The normalisation for `C` channels.
+    pub fn normalizer<const C: usize>(&self) -> Result<Normalizer<C>, Error> {
+        let wrong = |found| Error::SizeMismatch {
+            what: "channels",
+            expected: C,
+            found,
+        };
+        let mean: [f32; C] = self.norm_mean().try_into().map_err(|_| wrong(self.header.channels))?;
+        let std: [f32; C] = self.norm_std().try_into().map_err(|_| wrong(self.header.channels))?;
+        Normalizer::new(mean, std)
+    }
+}
+
+/// The part layer `i` belongs to, for `e` encoder and `d` decoder hidden layers.
+const fn part_of(i: usize, e: usize, d: usize) -> Part {
+    if i < e {
+        Part::Encoder
+    } else if i == e {
+        Part::MuHead
+    } else if i == e + 1 {
+        Part::LogVarHead
+    } else if i < e + 2 + d {
+        Part::Decoder
+    } else {
+        Part::Output
+    }
+}
+
+/// Checks every parameter from the raw little-endian bytes (before any zero-copy view, so
+/// an unaligned buffer is still fully validated): all finite, stds positive, decoder
+/// log-variances usable.
+fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
+    let value = |i: usize| -> f32 {
+        let mut b = [0u8; 4];
+        if let Some(src) = data.get(4 * i..4 * i + 4) {
+            b.copy_from_slice(src);
+        }
+        f32::from_le_bytes(b)
+    };
+    let c = h.channels;
+    for ch in 0..c {
+        let (m, s) = (value(ch), value(c + ch));
+        if !m.is_finite() {
+            return Err(Error::InvalidMean { channel: ch, found: m });
+        }
+        if !(s.is_finite() && s > 0.0) {
+            return Err(Error::InvalidStd { channel: ch, found: s });
+        }
+    }
+    let mut off = 2 * c;
+    for (i, l) in h.layers.iter().enumerate() {
+        let part = h.part(i);
+        let n_w = l.inputs * l.outputs;
+        for (tensor, start, len) in [("weight", off, n_w), ("bias", off + n_w, l.outputs)] {
+            for index in 0..len {
+                let v = value(start + index);
+                if !v.is_finite() {
+                    return Err(Error::InvalidTensor {
+                        part: part.name(),
+                        layer: i,
+                        tensor,
+                        index,
+                        found: v,
+                    });
+                }
+            }
+        }
+        off += n_w + l.outputs;
+    }
+    for index in 0..h.input_len {
+        let s = value(off + index);
+        let p = crate::math::exp(-s);
+        if !s.is_finite() || !p.is_finite() || p <= 0.0 {
+            return Err(Error::InvalidParameter {
+                tensor: "decoder.log_var",
+                index,
+                found: s,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The layers of a model file with run-time sizes.
+#[derive(Clone, Debug)]
+pub struct ModelLayers<'a> {
+    /// Encoder hidden stack.
+    pub encoder: Vec<DenseRef<'a>, MAX_HIDDEN>,
+    /// Mean head.
+    pub mu: DenseRef<'a>,
+    /// Log-variance head.
+    pub log_var: DenseRef<'a>,
+    /// Decoder hidden stack.
+    pub decoder: Vec<DenseRef<'a>, MAX_HIDDEN>,
+    /// Output layer.
+    pub mean: DenseRef<'a>,
+}
+
+impl<'a> ModelLayers<'a> {
+    /// Borrowed as [`DynLayers`].
+    pub fn as_dyn(&self) -> DynLayers<'_, 'a> {
+        DynLayers {
+            encoder: &self.encoder,
+            mu: self.mu,
+            log_var: self.log_var,
+            decoder: &self.decoder,
+            mean: self.mean,
+        }
+    }
+}
+
+/// Position in the layer list of a file while a typed model loads.
+pub struct LayerCursor<'f, 'a> {
+    file: &'f ModelFile<'a>,
+    next: usize,
+}
+
+/// A typed stack that can load its weights from a model file.
+pub trait LoadLayers<'a>: Sized {
+    /// Number of dense layers of the stack.
+    const DEPTH: usize;
+    /// Takes the next `DEPTH` layers of the file, checking each shape.
+    fn load(cursor: &mut LayerCursor<'_, 'a>) -> Result<Self, Error>;
+}
+
+impl<'a, const I: usize, const O: usize> LoadLayers<'a> for Dense<'a, I, O> {
+    const DEPTH: usize = 1;
+
+    fn load(cursor: &mut LayerCursor<'_, 'a>) -> Result<Self, Error> {
+        let i = cursor.next;
+        let shape = *cursor.file.header.layers.get(i).ok_or(Error::LayerIndex { layer: i })?;
+        if (shape.inputs, shape.outputs) != (I, O) {
+            return Err(Error::LayerShape {
+                layer: i,
+                expected_inputs: I,
+                expected_outputs: O,
+                found_inputs: shape.inputs,
+                found_outputs: shape.outputs,
+            });
+        }
+        let (w, b) = cursor.file.layer_params(i);
+        let rows: &'a [[f32; I]] = bytemuck::try_cast_slice(w).map_err(|_| Error::LayerIndex { layer: i })?;
+        let weight: &'a [[f32; I]; O] = rows.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
+        let bias: &'a [f32; O] = b.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
+        cursor.next += 1;
+        Ok(Dense::new(weight, bias, shape.activation))
+    }
+}
+
+impl<'a, A: LoadLayers<'a>, B: LoadLayers<'a>, const M: usize> LoadLayers<'a> for Chain<A, B, M> {
+    const DEPTH: usize = A::DEPTH + B::DEPTH;
+
+    fn load(cursor: &mut LayerCursor<'_, 'a>) -> Result<Self, Error> {
+        let first = A::load(cursor)?;
+        let second = B::load(cursor)?;
+        Ok(Chain::new(first, second))
+    }
+}
+
+/// Everything a model file holds, borrowed, for [`write`].
+#[derive(Clone, Copy, Debug)]
+pub struct ModelDesc<'l, 'a> {
+    /// Free-text model name (at most 255 bytes of UTF-8).
+    pub name: &'a str,
+    /// Training seed.
+    pub seed: u64,
+    /// Window length in samples.
+    pub window: usize,
+    /// Hop in samples.
+    pub hop: usize,
+    /// One name per channel (at most 255 bytes each).
+    pub channel_names: &'l [&'a str],
+    /// Per-channel normalisation means.
+    pub norm_mean: &'a [f32],
+    /// Per-channel normalisation standard deviations.
+    pub norm_std: &'a [f32],
+    /// The score the model is calibrated for.
+    pub score: ScoreConfig,
+    /// How a window becomes the input.
+    pub transform: Transform,
+    /// Calibrated thresholds, the decision one first (at most [`MAX_THRESHOLDS`]).
+    pub thresholds: &'l [Calibration],
+    /// The network.
+    pub layers: DynLayers<'l, 'a>,
+    /// Decoder log-variances (length X).
+    pub log_var: &'a [f32],
+}
+
+fn len_u8(what: &'static str, n: usize) -> Result<u8, Error> {
+    u8::try_from(n).map_err(|_| field(what, n as u64))
+}
+
+fn len_u16(what: &'static str, n: usize) -> Result<u16, Error> {
+    u16::try_from(n).map_err(|_| field(what, n as u64))
+}
+
+/// (header length, parameter count) of the file for `desc`.
+fn layout(desc: &ModelDesc<'_, '_>) -> (usize, usize) {
+    let l = &desc.layers;
+    let n_layers = l.encoder.len() + 2 + l.decoder.len() + 1;
+    let names: usize = desc.channel_names.iter().map(|n| 1 + n.len()).sum();
+    let header = FIXED_HEADER_LEN + LAYER_DESCRIPTOR_LEN * n_layers + 8 * desc.thresholds.len() + desc.name.len() + names;
+    let params = desc.norm_mean.len()
+        + desc.norm_std.len()
+        + all_layers(l).map(|d| d.weight().len() + d.bias().len()).sum::<usize>()
+        + desc.log_var.len();
+    (header.div_ceil(4) * 4, params)
+}
+
+/// The layers in file order.
+fn all_layers<'r, 'a>(l: &'r DynLayers<'_, 'a>) -> impl Iterator<Item = &'r DenseRef<'a>> {
+    l.encoder.iter().chain([&l.mu, &l.log_var]).chain(l.decoder).chain([&l.mean])
+}
+
+/// Bytes [`write`] needs for `desc`.
+pub fn encoded_len(desc: &ModelDesc<'_, '_>) -> usize {
+    let (header_len, params) = layout(desc);
+    header_len + 4 * params + 4
+}
+
+/// Writes `desc` as a model file into `out` and returns its length; the result is parsed
+/// back before returning, so an invalid description is refused with the reader's error.
+pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
+    let len = encoded_len(desc);
+    if out.len() < len {
+        return Err(Error::Length {
+            what: "output buffer",
+            expected: len,
+            found: out.len(),
+        });
+    }
+    let out = &mut out[..len];
+    out.fill(0);
+    let l = &desc.layers;
+    let x = desc.log_var.len();
+    let mut w = Writer { out, pos: 0 };
+    w.put(&MAGIC);
+    w.put(&VERSION.to_le_bytes());
+    let (header_len, params) = layout(desc);
+    w.put(&len_u16("header length", header_len)?.to_le_bytes());
+    w.put(&u32::try_from(len).map_err(|_| field("file length", len as u64))?.to_le_bytes());
+    w.put(&u32::try_from(params).map_err(|_| field("parameter count", params as u64))?.to_le_bytes());
+    w.put(&desc.seed.to_le_bytes());
+    w.put(&len_u16("input width", x)?.to_le_bytes());
+    w.put(&len_u16("latent width", l.mu.outputs())?.to_le_bytes());
+    w.put(&len_u16("channels", desc.channel_names.len())?.to_le_bytes());
+    w.put(&len_u16("window", desc.window)?.to_le_bytes());
+    w.put(&len_u16("hop", desc.hop)?.to_le_bytes());
+    w.put(&desc.score.samples().to_le_bytes());
+    w.put(&[
+        desc.score.kind().code(),
+        desc.transform.code(),
+        len_u8("encoder depth", l.encoder.len())?,
+        len_u8("decoder depth", l.decoder.len())?,
+        len_u8("threshold count", desc.thresholds.len())?,
+        len_u8("model name length", desc.name.len())?,
+        0,
+        0,
+    ]);
+    for d in all_layers(l) {
+        w.put(&len_u16("layer width", d.outputs())?.to_le_bytes());
+        w.put(&[d.activation().code(), 0]);
+    }
+    for c in desc.thresholds {
+        w.put(&c.quantile.to_le_bytes());
+        w.put(&c.threshold.to_le_bytes());
+    }
+    w.put(desc.name.as_bytes());
+    for n in desc.channel_names {
+        w.put(&[len_u8("channel name length", n.len())?]);
+        w.put(n.as_bytes());
+    }
+    w.pos = header_len;
+    for v in desc.norm_mean.iter().chain(desc.norm_std) {
+        w.put(&v.to_le_bytes());
+    }
+    for d in all_layers(l) {
+        for v in d.weight().iter().chain(d.bias()) {
+            w.put(&v.to_le_bytes());
+        }
+    }
+    for v in desc.log_var {
+        w.put(&v.to_le_bytes());
+    }
+    let crc = crc32(&w.out[..len - 4]);
+    w.put(&crc.to_le_bytes());
+    // Validate through the reader. It reports misalignment last, after every other check,
+    // so a valid file in an unaligned buffer passes here.
+    match ModelFile::parse(&w.out[..len]) {
+        Ok(_) | Err(Error::Misaligned { .. }) => Ok(len),
+        Err(e) => Err(e),
+    }
+}
+
+struct Writer<'o> {
+    out: &'o mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.out.get_mut(self.pos..self.pos + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos += bytes.len();
+    }
+}

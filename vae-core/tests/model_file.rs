@@ -1,0 +1,245 @@
+//! The model file: write -> read round trip, corruption of every kind rejected with a typed
+//! error, and typed loading that names expected and found sizes.
+
+mod common;
+use common::*;
+use vae_core::model_file::{self, Calibration, ModelDesc, Transform};
+use vae_core::{Activation, Chain, Dense, DenseRef, DynLayers, Error, ModelFile, Outcome, Rng, ScoreConfig, ScoreKind};
+
+/// A 4-byte aligned copy of `bytes` (a model file is read zero-copy).
+fn aligned(bytes: &[u8]) -> Vec<u32> {
+    let mut v = vec![0u32; bytes.len().div_ceil(4)];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut v)[..bytes.len()].copy_from_slice(bytes);
+    v
+}
+
+fn as_bytes(v: &[u32], len: usize) -> &[u8] {
+    &bytemuck::cast_slice::<u32, u8>(v)[..len]
+}
+
+const NAMES: [&str; C] = ["vib-x", "température"];
+
+fn encode(p: &Params) -> Vec<u8> {
+    let d = |w: &'static [f32], b: &'static [f32], i: usize, a| DenseRef::new(w, b, i, a).unwrap();
+    // Leak to get 'static borrows in a test; the process ends soon.
+    let p: &'static Params = Box::leak(Box::new(Params::new(p.seed, p.act)));
+    let id = Activation::Identity;
+    let enc = [d(p.e1.as_flattened(), &p.e1b, X, p.act), d(p.e2.as_flattened(), &p.e2b, H1, p.act)];
+    let dec = [d(p.d1.as_flattened(), &p.d1b, Z, p.act)];
+    let mean = [0.5f32, -1.0];
+    let std = [2.0f32, 0.25];
+    let cal = [Calibration { quantile: 0.995, threshold: 12.5 }, Calibration { quantile: 0.99, threshold: 10.0 }];
+    let desc = ModelDesc {
+        name: "test model",
+        seed: p.seed,
+        window: W,
+        hop: 2,
+        channel_names: &NAMES,
+        norm_mean: &mean,
+        norm_std: &std,
+        score: ScoreConfig::new(ScoreKind::Iwae, 8).unwrap(),
+        transform: Transform::Raw,
+        thresholds: &cal,
+        layers: DynLayers {
+            encoder: &enc,
+            mu: d(p.mu.as_flattened(), &p.mub, H2, id),
+            log_var: d(p.lv.as_flattened(), &p.lvb, H2, id),
+            decoder: &dec,
+            mean: d(p.out.as_flattened(), &p.outb, HD, id),
+        },
+        log_var: &p.s,
+    };
+    let mut out = vec![0u8; model_file::encoded_len(&desc)];
+    let n = model_file::write(&desc, &mut out).unwrap();
+    assert_eq!(n, out.len());
+    out
+}
+
+type Typed<'a> = vae_core::Vae<'a, Chain<Dense<'a, X, H1>, Dense<'a, H1, H2>, H1>, Dense<'a, Z, HD>, X, H2, Z, HD>;
+
+#[test]
+fn crc32_check_value() {
+    // The standard check value of CRC-32/ISO-HDLC.
+    assert_eq!(model_file::crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(model_file::crc32(b""), 0);
+}
+
+#[test]
+fn round_trip_preserves_everything() {
+    let p = Params::new(11, Activation::Tanh);
+    let bytes = encode(&p);
+    let buf = aligned(&bytes);
+    let f = ModelFile::parse(as_bytes(&buf, bytes.len())).unwrap();
+    let h = f.header();
+    assert_eq!((h.input_len, h.latent_len, h.channels, h.window, h.hop), (X, Z, C, W, 2));
+    assert_eq!(h.seed, 11);
+    assert_eq!(h.name, "test model");
+    assert_eq!(h.channel_names().collect::<Vec<_>>(), NAMES);
+    assert_eq!(h.score, ScoreConfig::new(ScoreKind::Iwae, 8).unwrap());
+    assert_eq!(h.thresholds().len(), 2);
+    assert_eq!(h.threshold().unwrap().value(), 12.5);
+    assert_eq!((h.encoder_depth(), h.decoder_depth()), (2, 1));
+    assert_eq!(h.file_len(), bytes.len());
+    assert_eq!(f.norm_mean(), &[0.5, -1.0]);
+    assert_eq!(f.norm_std(), &[2.0, 0.25]);
+    assert_eq!(f.decoder_log_var(), &p.s);
+    assert_eq!(f.layer_params(0).0, p.e1.as_flattened());
+    assert_eq!(f.layer_params(5).1, &p.outb);
+    let shapes: Vec<_> = h.layers().iter().map(|l| (l.inputs, l.outputs, l.activation)).collect();
+    let (a, id) = (Activation::Tanh, Activation::Identity);
+    assert_eq!(shapes, [(X, H1, a), (H1, H2, a), (H2, Z, id), (H2, Z, id), (Z, HD, a), (HD, X, id)]);
+    assert_eq!(h.macs(), p.typed().macs());
+
+    // Scores of the file's typed and run-time-sized models equal the original's.
+    let typed: Typed<'_> = f.vae().unwrap();
+    let mut precision = vec![0.0f32; X];
+    let dynamic = f.dyn_vae(&mut precision).unwrap();
+    let original = p.typed();
+    let x: [f32; X] = std::array::from_fn(|i| (i as f32 * 0.37).sin());
+    for cfg in [ScoreConfig::DETERMINISTIC, h.score] {
+        let want = original.score::<C>(&x, cfg, &mut Rng::for_stream(1, 2));
+        assert!(matches!(want, Outcome::Scored(_)));
+        assert_eq!(typed.score::<C>(&x, cfg, &mut Rng::for_stream(1, 2)), want);
+        let mut work = vec![0.0; dynamic.work_len(C)];
+        let got = dynamic.score(&x, cfg, &mut Rng::for_stream(1, 2), &mut work, &mut [0.0; C]).unwrap();
+        assert_eq!(got, want);
+    }
+    let n = f.normalizer::<C>().unwrap();
+    assert_eq!(n.std(), &[2.0, 0.25]);
+    assert!(matches!(f.normalizer::<3>(), Err(Error::SizeMismatch { expected: 3, found: 2, .. })));
+}
+
+#[test]
+fn every_single_bit_flip_is_rejected() {
+    let bytes = encode(&Params::new(3, Activation::Relu));
+    let mut buf = aligned(&bytes);
+    for bit in 0..bytes.len() * 8 {
+        let b = bytemuck::cast_slice_mut::<u32, u8>(&mut buf);
+        b[bit / 8] ^= 1 << (bit % 8);
+        let r = ModelFile::parse(&b[..bytes.len()]);
+        assert!(r.is_err(), "flip of bit {bit} accepted");
+        let b = bytemuck::cast_slice_mut::<u32, u8>(&mut buf);
+        b[bit / 8] ^= 1 << (bit % 8);
+    }
+    assert!(ModelFile::parse(as_bytes(&buf, bytes.len())).is_ok());
+}
+
+#[test]
+fn truncation_at_every_length_and_appended_bytes_are_rejected() {
+    let bytes = encode(&Params::new(4, Activation::Sigmoid));
+    let buf = aligned(&[bytes.as_slice(), &[0u8; 8]].concat());
+    for len in 0..bytes.len() {
+        let e = ModelFile::parse(as_bytes(&buf, len)).unwrap_err();
+        assert!(matches!(e, Error::Truncated { .. } | Error::LengthMismatch { .. }), "length {len}: {e:?}");
+    }
+    for extra in 1..8 {
+        let e = ModelFile::parse(as_bytes(&buf, bytes.len() + extra)).unwrap_err();
+        assert_eq!(e, Error::LengthMismatch { declared: bytes.len(), actual: bytes.len() + extra });
+    }
+}
+
+#[test]
+fn specific_errors_name_the_problem() {
+    let bytes = encode(&Params::new(5, Activation::Tanh));
+    let fix_crc = |b: &mut Vec<u8>| {
+        let n = b.len();
+        let crc = model_file::crc32(&b[..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    };
+    let parse = |b: &[u8]| ModelFile::parse(as_bytes(&aligned(b), b.len())).map(|_| ());
+
+    let mut b = bytes.clone();
+    b[..4].copy_from_slice(b"PK\x03\x04");
+    assert_eq!(parse(&b), Err(Error::BadMagic { found: *b"PK\x03\x04" }));
+    let mut b = bytes.clone();
+    b[4] = 2;
+    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 2, supported: 1 }));
+    let mut b = bytes.clone();
+    let last = b.len() - 1;
+    b[last] ^= 0xFF;
+    assert!(matches!(parse(&b), Err(Error::Checksum { .. })));
+    // A NaN weight with a valid checksum: refused by name.
+    let mut b = bytes.clone();
+    let h = ModelFile::parse(as_bytes(&aligned(&bytes), bytes.len())).unwrap().header().header_len();
+    b[h + 4 * (2 * C)..h + 4 * (2 * C) + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    fix_crc(&mut b);
+    assert!(matches!(
+        parse(&b),
+        Err(Error::InvalidTensor { part: "encoder", layer: 0, tensor: "weight", index: 0, .. })
+    ));
+    // A zero std.
+    let mut b = bytes.clone();
+    b[h + 4 * C..h + 4 * C + 4].copy_from_slice(&0.0f32.to_le_bytes());
+    fix_crc(&mut b);
+    assert_eq!(parse(&b), Err(Error::InvalidStd { channel: 0, found: 0.0 }));
+    // An unknown activation code in the first layer descriptor.
+    let mut b = bytes.clone();
+    b[model_file::FIXED_HEADER_LEN + 2] = 9;
+    fix_crc(&mut b);
+    assert_eq!(parse(&b), Err(Error::InvalidLayer { layer: 0, field: "activation", found: 9 }));
+    // Unaligned bytes are refused, not misread.
+    let mut shifted = vec![0u8; bytes.len() + 1];
+    shifted[1..].copy_from_slice(&bytes);
+    let buf = aligned(&shifted);
+    assert!(matches!(ModelFile::parse(&as_bytes(&buf, shifted.len())[1..]), Err(Error::Misaligned { .. })));
+}
+
+#[test]
+fn a_file_for_other_sizes_names_expected_and_found() {
+    let bytes = encode(&Params::new(6, Activation::Tanh));
+    let buf = aligned(&bytes);
+    let f = ModelFile::parse(as_bytes(&buf, bytes.len())).unwrap();
+    // Other input width.
+    let e = f.vae::<Dense<'_, 4, H2>, Dense<'_, Z, HD>, 4, H2, Z, HD>().unwrap_err();
+    assert_eq!(e, Error::SizeMismatch { what: "input width X", expected: 4, found: X });
+    assert!(e.to_string().contains("expected 4, found 8"), "{e}");
+    // Other latent width.
+    let e = f.vae::<Chain<Dense<'_, X, H1>, Dense<'_, H1, H2>, H1>, Dense<'_, 2, HD>, X, H2, 2, HD>().unwrap_err();
+    assert_eq!(e, Error::SizeMismatch { what: "latent width Z", expected: 2, found: Z });
+    // One hidden layer where the file has two.
+    let e = f.vae::<Dense<'_, X, H2>, Dense<'_, Z, HD>, X, H2, Z, HD>().unwrap_err();
+    assert_eq!(e, Error::SizeMismatch { what: "encoder hidden layers", expected: 1, found: 2 });
+    // Same depth, other hidden width.
+    let e = f.vae::<Chain<Dense<'_, X, 9>, Dense<'_, 9, H2>, 9>, Dense<'_, Z, HD>, X, H2, Z, HD>().unwrap_err();
+    assert_eq!(
+        e,
+        Error::LayerShape { layer: 0, expected_inputs: X, expected_outputs: 9, found_inputs: X, found_outputs: H1 }
+    );
+}
+
+#[test]
+fn writer_refuses_what_the_reader_would_refuse() {
+    let p = Params::new(8, Activation::Tanh);
+    let bytes = encode(&p);
+    assert!(ModelFile::parse(as_bytes(&aligned(&bytes), bytes.len())).is_ok());
+    // A too-small buffer.
+    let d = |w: &'static [f32], b: &'static [f32], i: usize| DenseRef::new(w, b, i, Activation::Identity).unwrap();
+    let w1: &'static [f32] = Box::leak(vec![0.1f32; 4].into_boxed_slice());
+    let b2: &'static [f32] = Box::leak(vec![0.0f32; 2].into_boxed_slice());
+    let nan: &'static [f32] = Box::leak(vec![f32::NAN; 2].into_boxed_slice());
+    let layer = d(w1, b2, 2);
+    let desc = ModelDesc {
+        name: "x",
+        seed: 0,
+        window: 1,
+        hop: 1,
+        channel_names: &["a", "b"],
+        norm_mean: &[0.0, 0.0],
+        norm_std: &[1.0, 1.0],
+        score: ScoreConfig::DETERMINISTIC,
+        transform: Transform::Raw,
+        thresholds: &[],
+        layers: DynLayers { encoder: &[layer], mu: layer, log_var: layer, decoder: &[layer], mean: layer },
+        log_var: b2,
+    };
+    let mut out = vec![0u8; model_file::encoded_len(&desc)];
+    assert!(model_file::write(&desc, &mut out).is_ok());
+    assert!(matches!(model_file::write(&desc, &mut out[..10]), Err(Error::Length { .. })));
+    let bad = ModelDesc { log_var: nan, ..desc };
+    assert!(matches!(
+        model_file::write(&bad, &mut out),
+        Err(Error::InvalidParameter { tensor: "decoder.log_var", .. })
+    ));
+    let bad = ModelDesc { norm_std: &[1.0, -1.0], ..desc };
+    assert!(matches!(model_file::write(&bad, &mut out), Err(Error::InvalidStd { channel: 1, .. })));
+}
