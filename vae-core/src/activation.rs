@@ -19,12 +19,8 @@ pub enum Activation {
 
 impl Activation {
     /// All activations, in code order.
-    pub const ALL: [Activation; 4] = [
-        Activation::Identity,
-        Activation::Relu,
-        Activation::Tanh,
-        Activation::Sigmoid,
-    ];
+    pub const ALL: [Activation; 4] =
+        [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 
     /// The byte that stands for this activation in the model file.
     pub const fn code(self) -> u8 {

@@ -26,13 +26,7 @@ impl<'a, B: Layers<Z, H>, const Z: usize, const H: usize, const X: usize> Decode
     /// Fails when some `s_i` is not finite or so negative that exp(-s_i) overflows.
     pub fn new(body: B, mean: Dense<'a, H, X>, log_var: &'a [f32; X]) -> Result<Self, Error> {
         let (precision, log_norm) = noise_constants::<X>(log_var)?;
-        Ok(Self {
-            body,
-            mean,
-            log_var,
-            precision,
-            log_norm,
-        })
+        Ok(Self { body, mean, log_var, precision, log_norm })
     }
 
     /// The Gaussian mean m(z).
@@ -107,11 +101,7 @@ pub(crate) fn fill_noise_constants(log_var: &[f32], precision: &mut [f32]) -> Re
     for (index, (&s, p)) in log_var.iter().zip(precision.iter_mut()).enumerate() {
         *p = math::exp(-s);
         if !s.is_finite() || !p.is_finite() || *p <= 0.0 {
-            return Err(Error::InvalidParameter {
-                tensor: "decoder.log_var",
-                index,
-                found: s,
-            });
+            return Err(Error::InvalidParameter { tensor: "decoder.log_var", index, found: s });
         }
         sum += s + LN_2PI;
     }

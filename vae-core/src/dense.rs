@@ -54,11 +54,7 @@ pub struct Dense<'a, const I: usize, const O: usize> {
 impl<'a, const I: usize, const O: usize> Dense<'a, I, O> {
     /// A layer over borrowed weights (`weight[o][i]` multiplies input `i` into output `o`).
     pub const fn new(weight: &'a [[f32; I]; O], bias: &'a [f32; O], activation: Activation) -> Self {
-        Self {
-            weight,
-            bias,
-            activation,
-        }
+        Self { weight, bias, activation }
     }
 
     /// The weight matrix, one row per output.
@@ -85,11 +81,7 @@ impl<const I: usize, const O: usize> Layers<I, O> for Dense<'_, I, O> {
     }
 
     fn for_each_layer(&self, f: &mut dyn FnMut(LayerShape)) {
-        f(LayerShape {
-            inputs: I,
-            outputs: O,
-            activation: self.activation,
-        });
+        f(LayerShape { inputs: I, outputs: O, activation: self.activation });
     }
 }
 
@@ -138,10 +130,8 @@ mod tests {
         let b1 = [0.5, 0.0];
         let w2 = [[2.0, 10.0]];
         let b2 = [-1.0];
-        let net: Chain<_, _, 2> = Chain::new(
-            Dense::new(&w1, &b1, Activation::Relu),
-            Dense::new(&w2, &b2, Activation::Identity),
-        );
+        let net: Chain<_, _, 2> =
+            Chain::new(Dense::new(&w1, &b1, Activation::Relu), Dense::new(&w2, &b2, Activation::Identity));
         let mut y = [0.0];
         net.forward(&[1.0, 2.0], &mut y);
         // h = relu([3.5, -4]) = [3.5, 0]; y = 2 * 3.5 - 1 = 6.

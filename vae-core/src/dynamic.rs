@@ -28,21 +28,17 @@ pub struct DenseRef<'a> {
 impl<'a> DenseRef<'a> {
     /// A layer with `bias.len()` outputs and `inputs` inputs; `weight` is row-major
     /// (`weight[o * inputs + i]`).
-    pub fn new(weight: &'a [f32], bias: &'a [f32], inputs: usize, activation: Activation) -> Result<Self, Error> {
+    pub fn new(
+        weight: &'a [f32],
+        bias: &'a [f32],
+        inputs: usize,
+        activation: Activation,
+    ) -> Result<Self, Error> {
         let expected = inputs * bias.len();
         if weight.len() != expected {
-            return Err(Error::Length {
-                what: "dense weight",
-                expected,
-                found: weight.len(),
-            });
+            return Err(Error::Length { what: "dense weight", expected, found: weight.len() });
         }
-        Ok(Self {
-            weight,
-            bias,
-            inputs,
-            activation,
-        })
+        Ok(Self { weight, bias, inputs, activation })
     }
 
     /// Input width.
@@ -138,15 +134,16 @@ pub struct DynLayers<'l, 'a> {
 impl<'a> DynVae<'a> {
     /// Checks that the layers fit together and that the decoder log-variances `log_var`
     /// (length X) are usable, and precomputes exp(-s) into `precision` (length X).
-    pub fn new(layers: DynLayers<'_, 'a>, log_var: &'a [f32], precision: &'a mut [f32]) -> Result<Self, Error> {
+    pub fn new(
+        layers: DynLayers<'_, 'a>,
+        log_var: &'a [f32],
+        precision: &'a mut [f32],
+    ) -> Result<Self, Error> {
         let x = layers.encoder.first().map_or(0, DenseRef::inputs);
         let z = layers.mu.outputs();
         for stack in [layers.encoder, layers.decoder] {
             if stack.is_empty() || stack.len() > MAX_HIDDEN {
-                return Err(Error::LayerCount {
-                    max: MAX_HIDDEN,
-                    found: stack.len(),
-                });
+                return Err(Error::LayerCount { max: MAX_HIDDEN, found: stack.len() });
             }
         }
         // The chain of widths: X -> encoder -> (mu, log_var) -> Z -> decoder -> X.
@@ -156,11 +153,7 @@ impl<'a> DynVae<'a> {
             let r = if layer.inputs() == input {
                 Ok(())
             } else {
-                Err(Error::LayerMismatch {
-                    layer: index,
-                    expected: input,
-                    found: layer.inputs(),
-                })
+                Err(Error::LayerMismatch { layer: index, expected: input, found: layer.inputs() })
             };
             index += 1;
             r
@@ -185,35 +178,25 @@ impl<'a> DynVae<'a> {
         }
         check(&layers.mean, width)?;
         if layers.mean.outputs() != x {
-            return Err(Error::Length {
-                what: "decoder outputs",
-                expected: x,
-                found: layers.mean.outputs(),
-            });
+            return Err(Error::Length { what: "decoder outputs", expected: x, found: layers.mean.outputs() });
         }
         if log_var.len() != x {
-            return Err(Error::Length {
-                what: "decoder log-variance",
-                expected: x,
-                found: log_var.len(),
-            });
+            return Err(Error::Length { what: "decoder log-variance", expected: x, found: log_var.len() });
         }
         let log_norm = fill_noise_constants(log_var, precision)?;
-        let widest = layers
-            .encoder
-            .iter()
-            .chain(layers.decoder)
-            .map(DenseRef::outputs)
-            .max()
-            .unwrap_or(0);
+        let widest = layers.encoder.iter().chain(layers.decoder).map(DenseRef::outputs).max().unwrap_or(0);
         let mut encoder = Vec::new();
         let mut decoder = Vec::new();
         // Lengths were checked above, so these never fail.
         for l in layers.encoder {
-            encoder.push(*l).map_err(|_| Error::LayerCount { max: MAX_HIDDEN, found: layers.encoder.len() })?;
+            encoder
+                .push(*l)
+                .map_err(|_| Error::LayerCount { max: MAX_HIDDEN, found: layers.encoder.len() })?;
         }
         for l in layers.decoder {
-            decoder.push(*l).map_err(|_| Error::LayerCount { max: MAX_HIDDEN, found: layers.decoder.len() })?;
+            decoder
+                .push(*l)
+                .map_err(|_| Error::LayerCount { max: MAX_HIDDEN, found: layers.decoder.len() })?;
         }
         Ok(Self {
             encoder,
@@ -264,22 +247,14 @@ impl<'a> DynVae<'a> {
     ) -> Result<Outcome, Error> {
         let (xl, zl, c) = (self.input_len(), self.latent_len(), channel_nll.len());
         if x.len() != xl {
-            return Err(Error::Length {
-                what: "window",
-                expected: xl,
-                found: x.len(),
-            });
+            return Err(Error::Length { what: "window", expected: xl, found: x.len() });
         }
         if c == 0 || xl % c != 0 {
             return Err(Error::Channels { inputs: xl, channels: c });
         }
         let need = self.work_len(c);
         if work.len() < need {
-            return Err(Error::Length {
-                what: "work buffer",
-                expected: need,
-                found: work.len(),
-            });
+            return Err(Error::Length { what: "work buffer", expected: need, found: work.len() });
         }
         let (mu, rest) = work.split_at_mut(zl);
         let (log_var, rest) = rest.split_at_mut(zl);
@@ -288,16 +263,7 @@ impl<'a> DynVae<'a> {
         let (z, rest) = rest.split_at_mut(zl);
         let (mean, rest) = rest.split_at_mut(xl);
         let (channel_sq, scratch) = rest.split_at_mut(c);
-        let w = Work {
-            mu,
-            log_var,
-            sigma,
-            eps,
-            z,
-            mean,
-            channel_sq,
-            scratch,
-        };
+        let w = Work { mu, log_var, sigma, eps, z, mean, channel_sq, scratch };
         Ok(evaluate(self, x, config, rng, w, Some(channel_nll)))
     }
 }

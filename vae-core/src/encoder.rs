@@ -22,10 +22,7 @@ impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize> Encode
     pub fn encode(&self, x: &[f32; X]) -> Posterior<Z> {
         let mut h = [0.0f32; H];
         self.body.forward(x, &mut h);
-        let mut post = Posterior {
-            mu: [0.0; Z],
-            log_var: [0.0; Z],
-        };
+        let mut post = Posterior { mu: [0.0; Z], log_var: [0.0; Z] };
         self.mu.forward(&h, &mut post.mu);
         self.log_var.forward(&h, &mut post.log_var);
         post

@@ -86,10 +86,7 @@ impl Default for LogSumExp {
 impl LogSumExp {
     /// The empty sum (log 0 = -inf).
     pub const fn new() -> Self {
-        Self {
-            max: f32::NEG_INFINITY,
-            sum: 0.0,
-        }
+        Self { max: f32::NEG_INFINITY, sum: 0.0 }
     }
 
     /// Adds exp(w) to the sum. NaN poisons the result; -inf adds nothing.

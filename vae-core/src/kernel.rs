@@ -33,11 +33,7 @@ pub fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
 }
 
 /// Whether [`matvec`] runs the hand-written Cortex-M kernel in this build.
-pub const USES_ARM_KERNEL: bool = cfg!(all(
-    feature = "arm-vfma",
-    target_arch = "arm",
-    target_abi = "eabihf"
-));
+pub const USES_ARM_KERNEL: bool = cfg!(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"));
 
 /// `y = W x + b` in portable Rust (the reference for the assembly kernel); same contract as
 /// [`matvec`].

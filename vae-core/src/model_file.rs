@@ -207,9 +207,7 @@ impl<'a> Header<'a> {
 
     /// Channel names, in input order.
     pub fn channel_names(&self) -> ChannelNames<'a> {
-        ChannelNames {
-            rest: self.channel_names,
-        }
+        ChannelNames { rest: self.channel_names }
     }
 
     /// Number of f32 parameters (weights, biases, log-variances, normalisation).
@@ -259,10 +257,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(Error::Truncated {
-            needed: self.pos.saturating_add(n),
-            found: self.bytes.len(),
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or(Error::Truncated { needed: self.pos.saturating_add(n), found: self.bytes.len() })?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -305,10 +304,7 @@ impl<'a> ModelFile<'a> {
     /// half-loaded.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         if bytes.len() < FIXED_HEADER_LEN + 4 {
-            return Err(Error::Truncated {
-                needed: FIXED_HEADER_LEN + 4,
-                found: bytes.len(),
-            });
+            return Err(Error::Truncated { needed: FIXED_HEADER_LEN + 4, found: bytes.len() });
         }
         let mut r = Reader { bytes, pos: 0 };
         let magic = r.array::<4>()?;
@@ -317,18 +313,12 @@ impl<'a> ModelFile<'a> {
         }
         let version = r.u16()?;
         if version != VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: version,
-                supported: VERSION,
-            });
+            return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let header_len = usize::from(r.u16()?);
         let file_len = r.u32()? as usize;
         if file_len != bytes.len() {
-            return Err(Error::LengthMismatch {
-                declared: file_len,
-                actual: bytes.len(),
-            });
+            return Err(Error::LengthMismatch { declared: file_len, actual: bytes.len() });
         }
         let body = &bytes[..bytes.len() - 4];
         let mut crc_bytes = [0u8; 4];
@@ -357,7 +347,8 @@ impl<'a> ModelFile<'a> {
 
         let kind = ScoreKind::from_code(kind_code).ok_or(field("score kind", kind_code.into()))?;
         let score = ScoreConfig::new(kind, samples).map_err(|_| field("score samples", samples.into()))?;
-        let transform = Transform::from_code(transform_code).ok_or(field("transform", transform_code.into()))?;
+        let transform =
+            Transform::from_code(transform_code).ok_or(field("transform", transform_code.into()))?;
         if reserved != 0 {
             return Err(field("reserved", reserved.into()));
         }
@@ -383,10 +374,7 @@ impl<'a> ModelFile<'a> {
         }
         for depth in [encoder_depth, decoder_depth] {
             if depth == 0 || depth > MAX_HIDDEN {
-                return Err(Error::LayerCount {
-                    max: MAX_HIDDEN,
-                    found: depth,
-                });
+                return Err(Error::LayerCount { max: MAX_HIDDEN, found: depth });
             }
         }
         if threshold_count > MAX_THRESHOLDS {
@@ -408,18 +396,10 @@ impl<'a> ModelFile<'a> {
                 found: act_code.into(),
             })?;
             if pad != 0 {
-                return Err(Error::InvalidLayer {
-                    layer: i,
-                    field: "reserved",
-                    found: pad.into(),
-                });
+                return Err(Error::InvalidLayer { layer: i, field: "reserved", found: pad.into() });
             }
             if outputs == 0 {
-                return Err(Error::InvalidLayer {
-                    layer: i,
-                    field: "outputs",
-                    found: 0,
-                });
+                return Err(Error::InvalidLayer { layer: i, field: "outputs", found: 0 });
             }
             // Hidden layers read the previous width; both heads read the last encoder
             // hidden layer; the decoder starts from the latent width.
@@ -432,11 +412,7 @@ impl<'a> ModelFile<'a> {
             };
             if let Some(req) = required {
                 if outputs != req {
-                    return Err(Error::SizeMismatch {
-                        what: part.name(),
-                        expected: req,
-                        found: outputs,
-                    });
+                    return Err(Error::SizeMismatch { what: part.name(), expected: req, found: outputs });
                 }
             }
             width = match part {
@@ -446,11 +422,7 @@ impl<'a> ModelFile<'a> {
             };
             expected_params += inputs * outputs + outputs;
             layers
-                .push(LayerShape {
-                    inputs,
-                    outputs,
-                    activation,
-                })
+                .push(LayerShape { inputs, outputs, activation })
                 .map_err(|_| field("layer count", layer_count as u64))?;
         }
 
@@ -468,7 +440,8 @@ impl<'a> ModelFile<'a> {
                 .push(Calibration { quantile, threshold })
                 .map_err(|_| field("threshold count", threshold_count as u64))?;
         }
-        let name = core::str::from_utf8(r.take(name_len)?).map_err(|_| field("model name (UTF-8)", name_len as u64))?;
+        let name = core::str::from_utf8(r.take(name_len)?)
+            .map_err(|_| field("model name (UTF-8)", name_len as u64))?;
         let names_start = r.pos;
         for c in 0..channels {
             let len = usize::from(r.u8()?);
@@ -477,11 +450,7 @@ impl<'a> ModelFile<'a> {
         let channel_names = &bytes[names_start..r.pos];
         let padded = r.pos.div_ceil(4) * 4;
         if header_len != padded {
-            return Err(Error::SizeMismatch {
-                what: "header length",
-                expected: padded,
-                found: header_len,
-            });
+            return Err(Error::SizeMismatch { what: "header length", expected: padded, found: header_len });
         }
         for &b in r.take(padded - r.pos)? {
             if b != 0 {
@@ -526,9 +495,8 @@ impl<'a> ModelFile<'a> {
         if cfg!(target_endian = "big") {
             return Err(Error::UnsupportedTarget);
         }
-        let params: &[f32] = bytemuck::try_cast_slice(data).map_err(|_| Error::Misaligned {
-            address: data.as_ptr() as usize,
-        })?;
+        let params: &[f32] = bytemuck::try_cast_slice(data)
+            .map_err(|_| Error::Misaligned { address: data.as_ptr() as usize })?;
         Ok(Self { header, params })
     }
 
@@ -563,7 +531,9 @@ impl<'a> ModelFile<'a> {
             off += l.inputs * l.outputs + l.outputs;
         }
         match self.header.layers.get(i) {
-            Some(l) => (self.slice(off, l.inputs * l.outputs), self.slice(off + l.inputs * l.outputs, l.outputs)),
+            Some(l) => {
+                (self.slice(off, l.inputs * l.outputs), self.slice(off + l.inputs * l.outputs, l.outputs))
+            }
             None => (&[], &[]),
         }
     }
@@ -620,29 +590,17 @@ impl<'a> ModelFile<'a> {
     {
         let h = &self.header;
         if h.input_len != X {
-            return Err(Error::SizeMismatch {
-                what: "input width X",
-                expected: X,
-                found: h.input_len,
-            });
+            return Err(Error::SizeMismatch { what: "input width X", expected: X, found: h.input_len });
         }
         if h.latent_len != Z {
-            return Err(Error::SizeMismatch {
-                what: "latent width Z",
-                expected: Z,
-                found: h.latent_len,
-            });
+            return Err(Error::SizeMismatch { what: "latent width Z", expected: Z, found: h.latent_len });
         }
         for (depth, want, what) in [
             (h.encoder_depth, EB::DEPTH, "encoder hidden layers"),
             (h.decoder_depth, DB::DEPTH, "decoder hidden layers"),
         ] {
             if depth != want {
-                return Err(Error::SizeMismatch {
-                    what,
-                    expected: want,
-                    found: depth,
-                });
+                return Err(Error::SizeMismatch { what, expected: want, found: depth });
             }
         }
         let mut cursor = LayerCursor { file: self, next: 0 };
@@ -662,11 +620,7 @@ impl<'a> ModelFile<'a> {
 
     /// The normalisation for `C` channels.
     pub fn normalizer<const C: usize>(&self) -> Result<Normalizer<C>, Error> {
-        let wrong = |found| Error::SizeMismatch {
-            what: "channels",
-            expected: C,
-            found,
-        };
+        let wrong = |found| Error::SizeMismatch { what: "channels", expected: C, found };
         let mean: [f32; C] = self.norm_mean().try_into().map_err(|_| wrong(self.header.channels))?;
         let std: [f32; C] = self.norm_std().try_into().map_err(|_| wrong(self.header.channels))?;
         Normalizer::new(mean, std)
@@ -733,11 +687,7 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
         let s = value(off + index);
         let p = crate::math::exp(-s);
         if !s.is_finite() || !p.is_finite() || p <= 0.0 {
-            return Err(Error::InvalidParameter {
-                tensor: "decoder.log_var",
-                index,
-                found: s,
-            });
+            return Err(Error::InvalidParameter { tensor: "decoder.log_var", index, found: s });
         }
     }
     Ok(())
@@ -861,7 +811,11 @@ fn layout(desc: &ModelDesc<'_, '_>) -> (usize, usize) {
     let l = &desc.layers;
     let n_layers = l.encoder.len() + 2 + l.decoder.len() + 1;
     let names: usize = desc.channel_names.iter().map(|n| 1 + n.len()).sum();
-    let header = FIXED_HEADER_LEN + LAYER_DESCRIPTOR_LEN * n_layers + 8 * desc.thresholds.len() + desc.name.len() + names;
+    let header = FIXED_HEADER_LEN
+        + LAYER_DESCRIPTOR_LEN * n_layers
+        + 8 * desc.thresholds.len()
+        + desc.name.len()
+        + names;
     let params = desc.norm_mean.len()
         + desc.norm_std.len()
         + all_layers(l).map(|d| d.weight().len() + d.bias().len()).sum::<usize>()
@@ -885,11 +839,7 @@ pub fn encoded_len(desc: &ModelDesc<'_, '_>) -> usize {
 pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
     let len = encoded_len(desc);
     if out.len() < len {
-        return Err(Error::Length {
-            what: "output buffer",
-            expected: len,
-            found: out.len(),
-        });
+        return Err(Error::Length { what: "output buffer", expected: len, found: out.len() });
     }
     let out = &mut out[..len];
     out.fill(0);

@@ -40,11 +40,7 @@ impl<const C: usize> Normalizer<C> {
 /// Checks normalisation statistics of equal length.
 pub fn check(mean: &[f32], std: &[f32]) -> Result<(), Error> {
     if mean.len() != std.len() {
-        return Err(Error::Length {
-            what: "normalisation std",
-            expected: mean.len(),
-            found: std.len(),
-        });
+        return Err(Error::Length { what: "normalisation std", expected: mean.len(), found: std.len() });
     }
     for (channel, (&m, &s)) in mean.iter().zip(std).enumerate() {
         if !m.is_finite() {
@@ -95,10 +91,7 @@ mod tests {
             Normalizer::new([0.0, 0.0], [1.0, 0.0]),
             Err(Error::InvalidStd { channel: 1, found: 0.0 })
         );
-        assert!(matches!(
-            Normalizer::new([f32::NAN], [1.0]),
-            Err(Error::InvalidMean { channel: 0, .. })
-        ));
+        assert!(matches!(Normalizer::new([f32::NAN], [1.0]), Err(Error::InvalidMean { channel: 0, .. })));
         assert!(matches!(Normalizer::new([0.0], [-1.0]), Err(Error::InvalidStd { .. })));
         assert!(matches!(check(&[0.0], &[]), Err(Error::Length { .. })));
     }

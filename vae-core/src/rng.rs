@@ -43,11 +43,7 @@ impl Rng {
     /// A generator with the given raw state (the all-zero state, which xoshiro never leaves,
     /// is replaced by a fixed non-zero one).
     pub const fn from_state(s: [u32; 4]) -> Self {
-        let s = if s[0] | s[1] | s[2] | s[3] == 0 {
-            [0x9E37_79B9, 0x243F_6A88, 0xB7E1_5162, 0x1]
-        } else {
-            s
-        };
+        let s = if s[0] | s[1] | s[2] | s[3] == 0 { [0x9E37_79B9, 0x243F_6A88, 0xB7E1_5162, 0x1] } else { s };
         Self { s, spare: None }
     }
 
@@ -106,8 +102,16 @@ mod tests {
         // Output of the authors' reference C code from the state {1, 2, 3, 4}.
         let mut rng = Rng::from_state([1, 2, 3, 4]);
         let want = [
-            11520u32, 0, 5_927_040, 70_819_200, 2_031_721_883, 1_637_235_492, 1_287_239_034,
-            3_734_860_849, 3_729_100_597, 4_258_142_804,
+            11520u32,
+            0,
+            5_927_040,
+            70_819_200,
+            2_031_721_883,
+            1_637_235_492,
+            1_287_239_034,
+            3_734_860_849,
+            3_729_100_597,
+            4_258_142_804,
         ];
         for w in want {
             assert_eq!(rng.next_u32(), w);

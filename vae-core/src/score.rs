@@ -32,12 +32,8 @@ pub enum ScoreKind {
 
 impl ScoreKind {
     /// All kinds, in code order.
-    pub const ALL: [ScoreKind; 4] = [
-        ScoreKind::Deterministic,
-        ScoreKind::Elbo,
-        ScoreKind::Iwae,
-        ScoreKind::ReconProb,
-    ];
+    pub const ALL: [ScoreKind; 4] =
+        [ScoreKind::Deterministic, ScoreKind::Elbo, ScoreKind::Iwae, ScoreKind::ReconProb];
 
     /// The byte that stands for this kind in the model file.
     pub const fn code(self) -> u8 {
@@ -91,10 +87,7 @@ pub struct ScoreConfig {
 
 impl ScoreConfig {
     /// The deterministic score (K = 1, no sampling).
-    pub const DETERMINISTIC: ScoreConfig = ScoreConfig {
-        kind: ScoreKind::Deterministic,
-        samples: 1,
-    };
+    pub const DETERMINISTIC: ScoreConfig = ScoreConfig { kind: ScoreKind::Deterministic, samples: 1 };
 
     /// `kind` with `samples` draws per window (ignored, and stored as 1, for
     /// [`ScoreKind::Deterministic`]).
@@ -262,7 +255,8 @@ pub(crate) fn evaluate<N: Network + ?Sized>(
             let mut lse = LogSumExp::new();
             for _ in 0..k {
                 rng.fill_normal(w.eps);
-                for (((z, m), s), e) in w.z.iter_mut().zip(w.mu.iter()).zip(w.sigma.iter()).zip(w.eps.iter()) {
+                for (((z, m), s), e) in w.z.iter_mut().zip(w.mu.iter()).zip(w.sigma.iter()).zip(w.eps.iter())
+                {
                     *z = m + s * e;
                 }
                 net.decode(w.z, w.mean, w.scratch);
@@ -312,13 +306,7 @@ pub(crate) fn evaluate<N: Network + ?Sized>(
             }
         }
     }
-    Outcome::Scored(WindowScore {
-        score: -bound,
-        bound,
-        recon,
-        kl,
-        top_channel,
-    })
+    Outcome::Scored(WindowScore { score: -bound, bound, recon, kl, top_channel })
 }
 
 #[cfg(test)]

@@ -35,9 +35,8 @@ impl fmt::Display for Failure {
 /// First outputs of `Rng::new(42)`: four `next_u32`, then four `normal` as f32 bits
 /// (1.7207433, 1.0868597, 1.9741901, 0.24173145). Reproduced independently by a NumPy
 /// float32 re-implementation of SplitMix64, xoshiro128** and the polar method.
-pub const GOLDEN_RNG: [u32; 8] = [
-    0x69e8_5a2a, 0xf843_fad0, 0x0105_185f, 0x8a1f_1ea6, 0x3fdc_4151, 0x3f8b_1e38, 0x3ffc_b243, 0x3e77_8873,
-];
+pub const GOLDEN_RNG: [u32; 8] =
+    [0x69e8_5a2a, 0xf843_fad0, 0x0105_185f, 0x8a1f_1ea6, 0x3fdc_4151, 0x3f8b_1e38, 0x3ffc_b243, 0x3e77_8873];
 
 /// Runs every check; `Ok(n)` gives the number of cases that passed.
 pub fn run() -> Result<usize, Failure> {

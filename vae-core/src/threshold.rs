@@ -79,10 +79,7 @@ mod tests {
     fn rejects_bad_input() {
         assert_eq!(Threshold::from_quantile(&mut [], 0.5), Err(Error::NoScores));
         assert_eq!(Threshold::from_quantile(&mut [f32::NAN], 0.5), Err(Error::NoScores));
-        assert!(matches!(
-            Threshold::from_quantile(&mut [1.0], 1.5),
-            Err(Error::InvalidQuantile { .. })
-        ));
+        assert!(matches!(Threshold::from_quantile(&mut [1.0], 1.5), Err(Error::InvalidQuantile { .. })));
         assert!(Threshold::new(f32::INFINITY).is_err());
         let t = Threshold::new(2.0).unwrap();
         assert!(t.is_exceeded(2.5) && !t.is_exceeded(2.0));

@@ -109,11 +109,9 @@ where
     fn encode(&self, x: &[f32], mu: &mut [f32], log_var: &mut [f32], _scratch: &mut [f32]) {
         // The typed entry points pass arrays of exactly these lengths, so the conversions
         // always succeed; they are written without a panic path all the same.
-        if let (Some(x), Some(mu), Some(log_var)) = (
-            x.first_chunk::<X>(),
-            mu.first_chunk_mut::<Z>(),
-            log_var.first_chunk_mut::<Z>(),
-        ) {
+        if let (Some(x), Some(mu), Some(log_var)) =
+            (x.first_chunk::<X>(), mu.first_chunk_mut::<Z>(), log_var.first_chunk_mut::<Z>())
+        {
             let post = self.encoder.encode(x);
             *mu = post.mu;
             *log_var = post.log_var;

@@ -22,12 +22,7 @@ impl<const C: usize, const W: usize> Windower<C, W> {
         if hop == 0 {
             return Err(Error::ZeroHop);
         }
-        Ok(Self {
-            buf: HistoryBuf::new(),
-            hop,
-            until_next: W,
-            seen: 0,
-        })
+        Ok(Self { buf: HistoryBuf::new(), hop, until_next: W, seen: 0 })
     }
 
     /// Adds one sample (all channels of one instant). Returns the index of the first sample

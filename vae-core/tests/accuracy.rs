@@ -17,7 +17,12 @@ fn act(a: Activation, v: f64) -> f64 {
     }
 }
 
-fn dense<const I: usize, const O: usize>(w: &[[f32; I]; O], b: &[f32; O], x: &[f64], a: Activation) -> Vec<f64> {
+fn dense<const I: usize, const O: usize>(
+    w: &[[f32; I]; O],
+    b: &[f32; O],
+    x: &[f64],
+    a: Activation,
+) -> Vec<f64> {
     (0..O).map(|o| act(a, b[o] as f64 + (0..I).map(|i| w[o][i] as f64 * x[i]).sum::<f64>())).collect()
 }
 

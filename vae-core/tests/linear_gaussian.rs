@@ -5,7 +5,7 @@
 //! independently of vae-core.
 
 use nalgebra::{DMatrix, DVector};
-use vae_core::{Activation, Dense, Decoder, Encoder, Outcome, Rng, ScoreConfig, ScoreKind, Vae};
+use vae_core::{Activation, Decoder, Dense, Encoder, Outcome, Rng, ScoreConfig, ScoreKind, Vae};
 
 const X: usize = 3;
 const Z: usize = 2;
@@ -49,13 +49,7 @@ fn exact(x: &DVector<f64>) -> Exact {
     let a = &post_cov * w.transpose() * &d_inv;
     let c = -(&a * &b);
     let post_mean = &a * x + &c;
-    Exact {
-        log_px,
-        post_mean,
-        post_cov,
-        a,
-        c,
-    }
+    Exact { log_px, post_mean, post_cov, a, c }
 }
 
 /// Closed-form ELBO of q = N(m, diag(v)) under the linear-Gaussian model.
@@ -135,7 +129,13 @@ impl Weights {
     }
 }
 
-fn bound(vae: &Vae<'_, Dense<'_, X, X>, Dense<'_, Z, Z>, X, X, Z, Z>, x: &[f32; X], kind: ScoreKind, k: u16, stream: u64) -> f64 {
+fn bound(
+    vae: &Vae<'_, Dense<'_, X, X>, Dense<'_, Z, Z>, X, X, Z, Z>,
+    x: &[f32; X],
+    kind: ScoreKind,
+    k: u16,
+    stream: u64,
+) -> f64 {
     let cfg = ScoreConfig::new(kind, k).unwrap();
     match vae.score::<1>(x, cfg, &mut Rng::for_stream(42, stream)) {
         Outcome::Scored(s) => {
@@ -163,7 +163,12 @@ fn off_posterior(e: &Exact) -> (DMatrix<f64>, DVector<f64>, DVector<f64>) {
 }
 
 /// Mean and standard error of the single-sample (K = 1) estimates over `n` streams.
-fn mc(vae: &Vae<'_, Dense<'_, X, X>, Dense<'_, Z, Z>, X, X, Z, Z>, x: &[f32; X], kind: ScoreKind, n: u64) -> (f64, f64) {
+fn mc(
+    vae: &Vae<'_, Dense<'_, X, X>, Dense<'_, Z, Z>, X, X, Z, Z>,
+    x: &[f32; X],
+    kind: ScoreKind,
+    n: u64,
+) -> (f64, f64) {
     let v: Vec<f64> = (0..n).map(|s| bound(vae, x, kind, 1, s)).collect();
     let mean = v.iter().sum::<f64>() / n as f64;
     let var = v.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (n - 1) as f64;

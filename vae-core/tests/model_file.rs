@@ -4,7 +4,9 @@
 mod common;
 use common::*;
 use vae_core::model_file::{self, Calibration, ModelDesc, Transform};
-use vae_core::{Activation, Chain, Dense, DenseRef, DynLayers, Error, ModelFile, Outcome, Rng, ScoreConfig, ScoreKind};
+use vae_core::{
+    Activation, Chain, Dense, DenseRef, DynLayers, Error, ModelFile, Outcome, Rng, ScoreConfig, ScoreKind,
+};
 
 /// A 4-byte aligned copy of `bytes` (a model file is read zero-copy).
 fn aligned(bytes: &[u8]) -> Vec<u32> {
@@ -28,7 +30,8 @@ fn encode(p: &Params) -> Vec<u8> {
     let dec = [d(p.d1.as_flattened(), &p.d1b, Z, p.act)];
     let mean = [0.5f32, -1.0];
     let std = [2.0f32, 0.25];
-    let cal = [Calibration { quantile: 0.995, threshold: 12.5 }, Calibration { quantile: 0.99, threshold: 10.0 }];
+    let cal =
+        [Calibration { quantile: 0.995, threshold: 12.5 }, Calibration { quantile: 0.99, threshold: 10.0 }];
     let desc = ModelDesc {
         name: "test model",
         seed: p.seed,
@@ -55,7 +58,8 @@ fn encode(p: &Params) -> Vec<u8> {
     out
 }
 
-type Typed<'a> = vae_core::Vae<'a, Chain<Dense<'a, X, H1>, Dense<'a, H1, H2>, H1>, Dense<'a, Z, HD>, X, H2, Z, HD>;
+type Typed<'a> =
+    vae_core::Vae<'a, Chain<Dense<'a, X, H1>, Dense<'a, H1, H2>, H1>, Dense<'a, Z, HD>, X, H2, Z, HD>;
 
 #[test]
 fn crc32_check_value() {
@@ -194,16 +198,25 @@ fn a_file_for_other_sizes_names_expected_and_found() {
     assert_eq!(e, Error::SizeMismatch { what: "input width X", expected: 4, found: X });
     assert!(e.to_string().contains("expected 4, found 8"), "{e}");
     // Other latent width.
-    let e = f.vae::<Chain<Dense<'_, X, H1>, Dense<'_, H1, H2>, H1>, Dense<'_, 2, HD>, X, H2, 2, HD>().unwrap_err();
+    let e = f
+        .vae::<Chain<Dense<'_, X, H1>, Dense<'_, H1, H2>, H1>, Dense<'_, 2, HD>, X, H2, 2, HD>()
+        .unwrap_err();
     assert_eq!(e, Error::SizeMismatch { what: "latent width Z", expected: 2, found: Z });
     // One hidden layer where the file has two.
     let e = f.vae::<Dense<'_, X, H2>, Dense<'_, Z, HD>, X, H2, Z, HD>().unwrap_err();
     assert_eq!(e, Error::SizeMismatch { what: "encoder hidden layers", expected: 1, found: 2 });
     // Same depth, other hidden width.
-    let e = f.vae::<Chain<Dense<'_, X, 9>, Dense<'_, 9, H2>, 9>, Dense<'_, Z, HD>, X, H2, Z, HD>().unwrap_err();
+    let e =
+        f.vae::<Chain<Dense<'_, X, 9>, Dense<'_, 9, H2>, 9>, Dense<'_, Z, HD>, X, H2, Z, HD>().unwrap_err();
     assert_eq!(
         e,
-        Error::LayerShape { layer: 0, expected_inputs: X, expected_outputs: 9, found_inputs: X, found_outputs: H1 }
+        Error::LayerShape {
+            layer: 0,
+            expected_inputs: X,
+            expected_outputs: 9,
+            found_inputs: X,
+            found_outputs: H1
+        }
     );
 }
 
@@ -213,7 +226,9 @@ fn writer_refuses_what_the_reader_would_refuse() {
     let bytes = encode(&p);
     assert!(ModelFile::parse(as_bytes(&aligned(&bytes), bytes.len())).is_ok());
     // A too-small buffer.
-    let d = |w: &'static [f32], b: &'static [f32], i: usize| DenseRef::new(w, b, i, Activation::Identity).unwrap();
+    let d = |w: &'static [f32], b: &'static [f32], i: usize| {
+        DenseRef::new(w, b, i, Activation::Identity).unwrap()
+    };
     let w1: &'static [f32] = Box::leak(vec![0.1f32; 4].into_boxed_slice());
     let b2: &'static [f32] = Box::leak(vec![0.0f32; 2].into_boxed_slice());
     let nan: &'static [f32] = Box::leak(vec![f32::NAN; 2].into_boxed_slice());

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use vae_core::{
-    kl_to_std_normal, Activation, DenseRef, DynLayers, DynVae, Outcome, Rng, ScoreConfig, ScoreKind, Threshold,
-    Windower,
+    kl_to_std_normal, Activation, DenseRef, DynLayers, DynVae, Outcome, Rng, ScoreConfig, ScoreKind,
+    Threshold, Windower,
 };
 
 mod common;

@@ -2,7 +2,7 @@
 //! f64): the numbers below do not come from this crate.
 
 use vae_core::{
-    Activation, Chain, Decision, Dense, Decoder, Encoder, Outcome, Rng, ScoreConfig, Threshold, Vae,
+    Activation, Chain, Decision, Decoder, Dense, Encoder, Outcome, Rng, ScoreConfig, Threshold, Vae,
 };
 
 const W1: [[f32; 2]; 2] = [[0.5, -1.0], [0.25, 0.75]];
@@ -23,12 +23,9 @@ fn model() -> Vae<'static, Dense<'static, 2, 2>, Dense<'static, 1, 2>, 2, 2, 1, 
         Dense::new(&W_MU, &B_MU, Activation::Identity),
         Dense::new(&W_LV, &B_LV, Activation::Identity),
     );
-    let dec = Decoder::new(
-        Dense::new(&WD, &BD, Activation::Relu),
-        Dense::new(&WO, &BO, Activation::Identity),
-        &S,
-    )
-    .unwrap();
+    let dec =
+        Decoder::new(Dense::new(&WD, &BD, Activation::Relu), Dense::new(&WO, &BO, Activation::Identity), &S)
+            .unwrap();
     Vae::new(enc, dec)
 }
 
@@ -71,11 +68,9 @@ fn deterministic_score_by_hand() {
 fn non_finite_and_extreme_inputs_have_their_own_outcomes() {
     let vae = model();
     let t = Threshold::new(4.0).unwrap();
-    for (x, count, first) in [
-        ([f32::NAN, 0.0], 1, 0),
-        ([0.0, f32::INFINITY], 1, 1),
-        ([f32::NEG_INFINITY, f32::NAN], 2, 0),
-    ] {
+    for (x, count, first) in
+        [([f32::NAN, 0.0], 1, 0), ([0.0, f32::INFINITY], 1, 1), ([f32::NEG_INFINITY, f32::NAN], 2, 0)]
+    {
         let out = vae.score::<2>(&x, ScoreConfig::DETERMINISTIC, &mut Rng::new(0));
         assert_eq!(out, Outcome::NonFinite { count, first });
         assert_eq!(out.decide(&t), Decision::Invalid);
@@ -99,12 +94,9 @@ fn depth_is_a_type_not_new_code() {
         Dense::new(&W_MU, &B_MU, Activation::Identity),
         Dense::new(&W_LV, &B_LV, Activation::Identity),
     );
-    let dec = Decoder::new(
-        Dense::new(&WD, &BD, Activation::Relu),
-        Dense::new(&WO, &BO, Activation::Identity),
-        &S,
-    )
-    .unwrap();
+    let dec =
+        Decoder::new(Dense::new(&WD, &BD, Activation::Relu), Dense::new(&WO, &BO, Activation::Identity), &S)
+            .unwrap();
     let vae = Vae::new(enc, dec);
     let mut shapes = Vec::new();
     vae.for_each_layer(&mut |l| shapes.push((l.inputs, l.outputs, l.activation)));

@@ -40,19 +40,13 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.to_path_buf(), source }
     }
 
     /// Attaches a file name to a core error.
     pub fn in_file(self, path: &Path) -> Self {
         match self {
-            Error::Core(source) => Error::ModelFile {
-                path: path.to_path_buf(),
-                source,
-            },
+            Error::Core(source) => Error::ModelFile { path: path.to_path_buf(), source },
             other => other,
         }
     }

@@ -25,13 +25,7 @@ pub struct Layer {
 impl Layer {
     /// A layer of zeros.
     pub fn zeros(inputs: usize, outputs: usize, activation: Activation) -> Self {
-        Self {
-            inputs,
-            outputs,
-            activation,
-            weight: vec![0.0; inputs * outputs],
-            bias: vec![0.0; outputs],
-        }
+        Self { inputs, outputs, activation, weight: vec![0.0; inputs * outputs], bias: vec![0.0; outputs] }
     }
 
     fn as_ref(&self) -> Result<DenseRef<'_>, Error> {

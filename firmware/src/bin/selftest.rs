@@ -11,11 +11,7 @@ use cortex_m_semihosting::{debug, hprintln};
 fn main() -> ! {
     let code = match vae_core::selftest::run() {
         Ok(n) => {
-            hprintln!(
-                "selftest: {} checks passed (ARM kernel: {})",
-                n,
-                vae_core::kernel::USES_ARM_KERNEL
-            );
+            hprintln!("selftest: {} checks passed (ARM kernel: {})", n, vae_core::kernel::USES_ARM_KERNEL);
             debug::EXIT_SUCCESS
         }
         Err(f) => {

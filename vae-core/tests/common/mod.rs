@@ -60,22 +60,31 @@ impl Params {
     }
 
     #[allow(clippy::type_complexity)]
-    pub fn typed(&self) -> Vae<'_, Chain<Dense<'_, X, H1>, Dense<'_, H1, H2>, H1>, Dense<'_, Z, HD>, X, H2, Z, HD> {
+    pub fn typed(
+        &self,
+    ) -> Vae<'_, Chain<Dense<'_, X, H1>, Dense<'_, H1, H2>, H1>, Dense<'_, Z, HD>, X, H2, Z, HD> {
         let id = Activation::Identity;
         let enc = Encoder::new(
             Chain::new(Dense::new(&self.e1, &self.e1b, self.act), Dense::new(&self.e2, &self.e2b, self.act)),
             Dense::new(&self.mu, &self.mub, id),
             Dense::new(&self.lv, &self.lvb, id),
         );
-        let dec = Decoder::new(Dense::new(&self.d1, &self.d1b, self.act), Dense::new(&self.out, &self.outb, id), &self.s)
-            .unwrap();
+        let dec = Decoder::new(
+            Dense::new(&self.d1, &self.d1b, self.act),
+            Dense::new(&self.out, &self.outb, id),
+            &self.s,
+        )
+        .unwrap();
         Vae::new(enc, dec)
     }
 
     pub fn dynamic<'a>(&'a self, precision: &'a mut [f32]) -> DynVae<'a> {
         let d = |w: &'a [f32], b: &'a [f32], i: usize, a| DenseRef::new(w, b, i, a).unwrap();
         let id = Activation::Identity;
-        let enc = [d(self.e1.as_flattened(), &self.e1b, X, self.act), d(self.e2.as_flattened(), &self.e2b, H1, self.act)];
+        let enc = [
+            d(self.e1.as_flattened(), &self.e1b, X, self.act),
+            d(self.e2.as_flattened(), &self.e2b, H1, self.act),
+        ];
         let dec = [d(self.d1.as_flattened(), &self.d1b, Z, self.act)];
         let layers = DynLayers {
             encoder: &enc,
@@ -87,4 +96,3 @@ impl Params {
         DynVae::new(layers, &self.s, precision).unwrap()
     }
 }
-
