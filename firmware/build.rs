@@ -1,22 +1,120 @@
-//! Picks the memory layout of the selected board and passes the linker scripts.
+//! Embeds the model file and derives every compile-time size from its header.
 //!
-//! The layout goes to OUT_DIR (not the crate root): the linker would otherwise find a
-//! `memory.x` in its working directory before the board's.
+//! * `VAE_MODEL` (default `models/default.vaem`) names the model file. It is parsed with
+//!   `vae-core` itself; a corrupt or unsupported file fails the build with the reader's error.
+//! * The sizes (X, Z, C, W, hop, hidden widths) and the layer stack types are written to
+//!   `$OUT_DIR/model.rs`, so a model of other sizes needs no code change.
+//! * The board feature picks the memory layout, which goes to OUT_DIR (a `memory.x` in the
+//!   crate root would shadow it).
 
-use std::{env, fs, path::PathBuf};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs, process};
+use vae_core::model_file::ModelFile;
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    process::exit(1);
+}
 
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let board = if env::var_os("CARGO_FEATURE_QEMU").is_some() {
-        "qemu"
-    } else {
-        panic!("firmware: enable exactly one board feature (qemu)");
-    };
-    let layout = format!("memory/{board}.x");
-    fs::copy(&layout, out.join("memory.x")).expect("copy the board's memory layout");
-    println!("cargo:rerun-if-changed={layout}");
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
     println!("cargo:rerun-if-changed=build.rs");
+
+    let boards: Vec<&str> =
+        ["qemu", "nrf52840"].into_iter().filter(|b| env::var_os(format!("CARGO_FEATURE_{}", b.to_uppercase())).is_some()).collect();
+    let board = match boards.as_slice() {
+        [b] => *b,
+        _ => fail(&format!(
+            "firmware: enable exactly one board feature (qemu or nrf52840), found {boards:?}; \
+             e.g. --no-default-features --features nrf52840"
+        )),
+    };
+    let layout = manifest.join("memory").join(format!("{board}.x"));
+    if let Err(e) = fs::copy(&layout, out.join("memory.x")) {
+        fail(&format!("{}: {e}", layout.display()));
+    }
+    println!("cargo:rerun-if-changed={}", layout.display());
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rustc-link-arg-bins=--nmagic");
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
+
+    println!("cargo:rerun-if-env-changed=VAE_MODEL");
+    println!("cargo:rerun-if-env-changed=VAE_SAMPLE_RATE_HZ");
+    let model = match env::var_os("VAE_MODEL") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            // Relative paths are relative to the workspace root, where `cargo` is run.
+            if p.is_absolute() { p } else { manifest.join("..").join(p) }
+        }
+        None => manifest.join("models").join("default.vaem"),
+    };
+    println!("cargo:rerun-if-changed={}", model.display());
+    let rate: u32 = match env::var("VAE_SAMPLE_RATE_HZ") {
+        Ok(s) => s.parse().ok().filter(|r| (1..=100_000).contains(r)).unwrap_or_else(|| {
+            fail(&format!("VAE_SAMPLE_RATE_HZ must be an integer in 1..=100000, found {s:?}"))
+        }),
+        Err(_) => 100,
+    };
+    let code = generate(&model, rate).unwrap_or_else(|e| fail(&format!("model file {}: {e}", model.display())));
+    if let Err(e) = fs::write(out.join("model.rs"), code) {
+        fail(&format!("{}: {e}", out.join("model.rs").display()));
+    }
+}
+
+/// The Rust source describing the model at `path`.
+fn generate(path: &Path, rate: u32) -> Result<String, String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read it ({e}); set VAE_MODEL to a model written by `vae-train fit`"))?;
+    // The reader is zero-copy and needs 4-byte alignment: parse an aligned copy.
+    let mut words = vec![0u32; bytes.len().div_ceil(4)];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
+    let file = ModelFile::parse(&bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()]).map_err(|e| e.to_string())?;
+    let h = file.header();
+    if h.threshold().is_none() {
+        return Err("the model is not calibrated (no threshold); run `vae-train fit` to the end".into());
+    }
+    let layers = h.layers();
+    let e = h.encoder_depth();
+    let d = h.decoder_depth();
+    let (x, z) = (h.input_len, h.latent_len);
+    let stack = |range: std::ops::Range<usize>| -> String {
+        let mut ty = String::new();
+        for (k, i) in range.enumerate() {
+            let l = layers[i];
+            let dense = format!("Dense<'a, {}, {}>", l.inputs, l.outputs);
+            ty = if k == 0 { dense } else { format!("Chain<{ty}, {dense}, {}>", l.inputs) };
+        }
+        ty
+    };
+    let he = layers[e - 1].outputs;
+    let hd = layers[e + 2 + d - 1].outputs;
+    let mut s = String::new();
+    let abs = fs::canonicalize(path).map_err(|e| e.to_string())?;
+    let _ = writeln!(s, "// Generated by build.rs from {} — do not edit.", abs.display());
+    let _ = writeln!(s, "#[allow(unused_imports)]\nuse vae_core::{{Chain, Dense}};");
+    let _ = writeln!(s, "/// Input width X = W * C.\npub const X: usize = {x};");
+    let _ = writeln!(s, "/// Latent width.\npub const Z: usize = {z};");
+    let _ = writeln!(s, "/// Channels.\npub const C: usize = {};", h.channels);
+    let _ = writeln!(s, "/// Window length in samples.\npub const W: usize = {};", h.window);
+    let _ = writeln!(s, "/// Hop in samples.\npub const HOP: usize = {};", h.hop);
+    let _ = writeln!(s, "/// Last encoder hidden width.\npub const HE: usize = {he};");
+    let _ = writeln!(s, "/// Last decoder hidden width.\npub const HD: usize = {hd};");
+    let _ = writeln!(s, "/// Multiply-accumulates per deterministic score.\npub const MACS: usize = {};", h.macs());
+    let _ = writeln!(
+        s,
+        "/// The model's score is the deterministic one (the sampler is then not linked).\npub const DETERMINISTIC: bool = {};",
+        !h.score.kind().is_sampled()
+    );
+    let _ = writeln!(s, "/// Sampling rate of boards with an ADC, in Hz.\npub const SAMPLE_RATE_HZ: u32 = {rate};");
+    let _ = writeln!(s, "/// The encoder's hidden stack.\npub type EncoderBody<'a> = {};", stack(0..e));
+    let _ = writeln!(s, "/// The decoder's hidden stack.\npub type DecoderBody<'a> = {};", stack(e + 2..e + 2 + d));
+    let _ = writeln!(s, "/// The model type.\npub type Model<'a> = vae_core::Vae<'a, EncoderBody<'a>, DecoderBody<'a>, X, HE, Z, HD>;");
+    let _ = writeln!(
+        s,
+        "/// The model file, 4-byte aligned, in flash.\npub static MODEL_FILE: &vae_core::Aligned<[u8]> = &vae_core::Aligned(*include_bytes!({:?}));",
+        abs.display().to_string()
+    );
+    Ok(s)
 }

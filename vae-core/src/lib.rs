@@ -71,6 +71,7 @@
 pub mod activation;
 pub mod decoder;
 pub mod dense;
+pub mod detector;
 pub mod dynamic;
 pub mod encoder;
 pub mod error;
@@ -89,6 +90,7 @@ pub mod windower;
 pub use activation::Activation;
 pub use decoder::Decoder;
 pub use dense::{Chain, Dense, LayerShape, Layers};
+pub use detector::{Detector, Report};
 pub use dynamic::{DenseRef, DynLayers, DynVae};
 pub use encoder::Encoder;
 pub use error::Error;

@@ -90,15 +90,16 @@ pub struct Calibration {
     pub threshold: f32,
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it).
+/// CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it). Four bits at a time with a
+/// 64-byte table: a model is checked once at boot, and flash is scarcer than cycles there.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
+    const TABLE: [u32; 16] = {
+        let mut t = [0u32; 16];
         let mut i = 0;
-        while i < 256 {
+        while i < 16 {
             let mut c = i as u32;
             let mut k = 0;
-            while k < 8 {
+            while k < 4 {
                 c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
                 k += 1;
             }
@@ -109,7 +110,9 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     };
     let mut crc = !0u32;
     for &b in bytes {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+        crc ^= u32::from(b);
+        crc = TABLE[(crc & 0xF) as usize] ^ (crc >> 4);
+        crc = TABLE[(crc & 0xF) as usize] ^ (crc >> 4);
     }
     !crc
 }
@@ -262,13 +265,15 @@ impl<'a> Reader<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.bytes.len())
             .ok_or(Error::Truncated { needed: self.pos.saturating_add(n), found: self.bytes.len() })?;
-        let s = &self.bytes[self.pos..end];
+        let s = self.bytes.get(self.pos..end).unwrap_or(&[]);
         self.pos = end;
         Ok(s)
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
+        for (d, s) in a.iter_mut().zip(self.take(N)?) {
+            *d = *s;
+        }
         Ok(a)
     }
     fn u8(&mut self) -> Result<u8, Error> {
@@ -320,10 +325,10 @@ impl<'a> ModelFile<'a> {
         if file_len != bytes.len() {
             return Err(Error::LengthMismatch { declared: file_len, actual: bytes.len() });
         }
-        let body = &bytes[..bytes.len() - 4];
-        let mut crc_bytes = [0u8; 4];
-        crc_bytes.copy_from_slice(&bytes[bytes.len() - 4..]);
-        let stored = u32::from_le_bytes(crc_bytes);
+        let Some((body, crc_bytes)) = bytes.split_last_chunk::<4>() else {
+            return Err(Error::Truncated { needed: 4, found: bytes.len() });
+        };
+        let stored = u32::from_le_bytes(*crc_bytes);
         let computed = crc32(body);
         if stored != computed {
             return Err(Error::Checksum { stored, computed });
@@ -447,7 +452,7 @@ impl<'a> ModelFile<'a> {
             let len = usize::from(r.u8()?);
             core::str::from_utf8(r.take(len)?).map_err(|_| field("channel name (UTF-8)", c as u64))?;
         }
-        let channel_names = &bytes[names_start..r.pos];
+        let channel_names = bytes.get(names_start..r.pos).unwrap_or(&[]);
         let padded = r.pos.div_ceil(4) * 4;
         if header_len != padded {
             return Err(Error::SizeMismatch { what: "header length", expected: padded, found: header_len });
@@ -472,7 +477,7 @@ impl<'a> ModelFile<'a> {
                 found: bytes.len(),
             });
         }
-        let data = &bytes[header_len..header_len + data_len];
+        let data = bytes.get(header_len..header_len + data_len).unwrap_or(&[]);
         let header = Header {
             seed,
             input_len,

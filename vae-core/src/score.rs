@@ -220,6 +220,79 @@ pub(crate) fn evaluate<N: Network + ?Sized>(
     w: Work<'_>,
     channel_nll: Option<&mut [f32]>,
 ) -> Outcome {
+    match config.kind {
+        ScoreKind::Deterministic => evaluate_deterministic(net, x, w, channel_nll),
+        kind => evaluate_sampled(net, x, kind, config.samples, rng, w, channel_nll),
+    }
+}
+
+/// [`ScoreKind::Deterministic`]: no sampler, no noise (and none of their code linked by a
+/// caller that only uses this).
+pub(crate) fn evaluate_deterministic<N: Network + ?Sized>(
+    net: &N,
+    x: &[f32],
+    w: Work<'_>,
+    channel_nll: Option<&mut [f32]>,
+) -> Outcome {
+    if let Some(bad) = non_finite(x) {
+        return bad;
+    }
+    net.encode(x, w.mu, w.log_var, w.scratch);
+    let kl = kl_to_std_normal(w.mu, w.log_var);
+    w.channel_sq.fill(0.0);
+    net.decode(w.mu, w.mean, w.scratch);
+    let recon = -0.5 * weighted_squares(x, w.mean, net.precision(), w.channel_sq) + net.log_norm();
+    finish(net, recon, recon - kl, kl, w.channel_sq, channel_nll)
+}
+
+/// The sampled kinds: K reparameterised draws z_k = mu + sigma * eps_k.
+fn evaluate_sampled<N: Network + ?Sized>(
+    net: &N,
+    x: &[f32],
+    kind: ScoreKind,
+    samples: u16,
+    rng: &mut Rng,
+    w: Work<'_>,
+    channel_nll: Option<&mut [f32]>,
+) -> Outcome {
+    if let Some(bad) = non_finite(x) {
+        return bad;
+    }
+    net.encode(x, w.mu, w.log_var, w.scratch);
+    let kl = kl_to_std_normal(w.mu, w.log_var);
+    w.channel_sq.fill(0.0);
+    let (log_norm, precision) = (net.log_norm(), net.precision());
+    let k = samples.max(1);
+    for (s, lv) in w.sigma.iter_mut().zip(w.log_var.iter()) {
+        *s = math::exp(0.5 * *lv);
+    }
+    let mut recon_sum = 0.0f32;
+    let mut lse = LogSumExp::new();
+    for _ in 0..k {
+        rng.fill_normal(w.eps);
+        for (((z, m), s), e) in w.z.iter_mut().zip(w.mu.iter()).zip(w.sigma.iter()).zip(w.eps.iter()) {
+            *z = m + s * e;
+        }
+        net.decode(w.z, w.mean, w.scratch);
+        let ll = -0.5 * weighted_squares(x, w.mean, precision, w.channel_sq) + log_norm;
+        recon_sum += ll;
+        if kind == ScoreKind::Iwae {
+            lse.add(ll + log_std_normal(w.z) - log_q_at_noise(w.eps, w.log_var));
+        }
+    }
+    let inv_k = 1.0 / f32::from(k);
+    w.channel_sq.iter_mut().for_each(|v| *v *= inv_k);
+    let recon = recon_sum * inv_k;
+    let bound = match kind {
+        ScoreKind::Iwae => lse.value() - math::ln(f32::from(k)),
+        ScoreKind::ReconProb => recon,
+        _ => recon - kl,
+    };
+    finish(net, recon, bound, kl, w.channel_sq, channel_nll)
+}
+
+/// `NonFinite` with the count and first index of NaN/Inf values, if any.
+fn non_finite(x: &[f32]) -> Option<Outcome> {
     let mut count = 0usize;
     let mut first = 0usize;
     for (i, v) in x.iter().enumerate() {
@@ -230,60 +303,24 @@ pub(crate) fn evaluate<N: Network + ?Sized>(
             count += 1;
         }
     }
-    if count > 0 {
-        return Outcome::NonFinite { count, first };
-    }
+    (count > 0).then_some(Outcome::NonFinite { count, first })
+}
 
-    net.encode(x, w.mu, w.log_var, w.scratch);
-    let kl = kl_to_std_normal(w.mu, w.log_var);
-    w.channel_sq.fill(0.0);
-    let log_norm = net.log_norm();
-    let precision = net.precision();
-
-    let (recon, bound) = match config.kind {
-        ScoreKind::Deterministic => {
-            net.decode(w.mu, w.mean, w.scratch);
-            let recon = -0.5 * weighted_squares(x, w.mean, precision, w.channel_sq) + log_norm;
-            (recon, recon - kl)
-        }
-        kind => {
-            let k = config.samples.max(1);
-            for (s, lv) in w.sigma.iter_mut().zip(w.log_var.iter()) {
-                *s = math::exp(0.5 * *lv);
-            }
-            let mut recon_sum = 0.0f32;
-            let mut lse = LogSumExp::new();
-            for _ in 0..k {
-                rng.fill_normal(w.eps);
-                for (((z, m), s), e) in w.z.iter_mut().zip(w.mu.iter()).zip(w.sigma.iter()).zip(w.eps.iter())
-                {
-                    *z = m + s * e;
-                }
-                net.decode(w.z, w.mean, w.scratch);
-                let ll = -0.5 * weighted_squares(x, w.mean, precision, w.channel_sq) + log_norm;
-                recon_sum += ll;
-                if kind == ScoreKind::Iwae {
-                    lse.add(ll + log_std_normal(w.z) - log_q_at_noise(w.eps, w.log_var));
-                }
-            }
-            let inv_k = 1.0 / f32::from(k);
-            w.channel_sq.iter_mut().for_each(|v| *v *= inv_k);
-            let recon = recon_sum * inv_k;
-            let bound = match kind {
-                ScoreKind::Iwae => lse.value() - math::ln(f32::from(k)),
-                ScoreKind::ReconProb => recon,
-                _ => recon - kl,
-            };
-            (recon, bound)
-        }
-    };
-
+/// The outcome from the bound, with the top channel and the optional per-channel split.
+fn finish<N: Network + ?Sized>(
+    net: &N,
+    recon: f32,
+    bound: f32,
+    kl: f32,
+    channel_sq: &[f32],
+    channel_nll: Option<&mut [f32]>,
+) -> Outcome {
     if !bound.is_finite() {
         return Outcome::Overflow;
     }
     let mut top_channel = 0;
     let mut top = f32::NEG_INFINITY;
-    for (c, &v) in w.channel_sq.iter().enumerate() {
+    for (c, &v) in channel_sq.iter().enumerate() {
         if v > top {
             top = v;
             top_channel = c;
@@ -291,7 +328,7 @@ pub(crate) fn evaluate<N: Network + ?Sized>(
     }
     if let Some(out) = channel_nll {
         // -log p(x_c|z) = 1/2 sum_{i in c} ((x_i - m_i)^2 e^-s_i + s_i + ln 2 pi).
-        for (o, &sq) in out.iter_mut().zip(w.channel_sq.iter()) {
+        for (o, &sq) in out.iter_mut().zip(channel_sq.iter()) {
             *o = 0.5 * sq;
         }
         let c_len = out.len();

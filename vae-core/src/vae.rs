@@ -4,7 +4,7 @@ use crate::decoder::Decoder;
 use crate::dense::{LayerShape, Layers};
 use crate::encoder::Encoder;
 use crate::rng::Rng;
-use crate::score::{evaluate, Network, Outcome, ScoreConfig, Work};
+use crate::score::{evaluate, evaluate_deterministic, Network, Outcome, ScoreConfig, Work};
 
 /// A variational autoencoder with input width `X`, last encoder hidden width `HE`, latent
 /// width `Z` and last decoder hidden width `HD`; `EB` and `DB` are the hidden stacks
@@ -57,6 +57,24 @@ where
         channel_nll: &mut [f32; C],
     ) -> Outcome {
         self.score_inner::<C>(x, config, rng, Some(channel_nll))
+    }
+
+    /// The deterministic score (z = mu) alone: a caller that only uses this links none of the
+    /// sampler's code (the firmware does so for deterministic models, to save flash).
+    pub fn score_deterministic<const C: usize>(&self, x: &[f32; X]) -> Outcome {
+        const { assert!(C > 0 && X % C == 0, "X must be a whole number of C-channel samples") };
+        let (mut mu, mut log_var, mut mean, mut channel_sq) = ([0.0f32; Z], [0.0f32; Z], [0.0f32; X], [0.0f32; C]);
+        let work = Work {
+            mu: &mut mu,
+            log_var: &mut log_var,
+            sigma: &mut [],
+            eps: &mut [],
+            z: &mut [],
+            mean: &mut mean,
+            channel_sq: &mut channel_sq,
+            scratch: &mut [],
+        };
+        evaluate_deterministic(self, x, work, None)
     }
 
     fn score_inner<const C: usize>(

@@ -2,14 +2,14 @@
 //! samples once `W` have arrived.
 
 use crate::error::Error;
-use heapless::HistoryBuf;
+use heapless::Deque;
 
-/// Ring buffer of the last `W` samples of `C` channels, emitting a window every `hop`
-/// samples. Windows start at samples 0, hop, 2 hop, ... exactly as the trainer cuts a
+/// Ring buffer (a `heapless::Deque`, whose operations have no panic path) of the last `W`
+/// samples of `C` channels, emitting a window every `hop` samples. Windows start at samples 0, hop, 2 hop, ... exactly as the trainer cuts a
 /// recording.
 #[derive(Clone)]
 pub struct Windower<const C: usize, const W: usize> {
-    buf: HistoryBuf<[f32; C], W>,
+    buf: Deque<[f32; C], W>,
     hop: usize,
     until_next: usize,
     seen: u64,
@@ -22,13 +22,17 @@ impl<const C: usize, const W: usize> Windower<C, W> {
         if hop == 0 {
             return Err(Error::ZeroHop);
         }
-        Ok(Self { buf: HistoryBuf::new(), hop, until_next: W, seen: 0 })
+        Ok(Self { buf: Deque::new(), hop, until_next: W, seen: 0 })
     }
 
     /// Adds one sample (all channels of one instant). Returns the index of the first sample
     /// of the window that is now complete, if one is.
     pub fn push(&mut self, sample: [f32; C]) -> Option<u64> {
-        self.buf.write(sample);
+        if self.buf.is_full() {
+            let _ = self.buf.pop_front();
+        }
+        // Cannot fail: a slot was just freed if the buffer was full.
+        let _ = self.buf.push_back(sample);
         self.seen += 1;
         self.until_next -= 1;
         if self.until_next == 0 {
@@ -44,10 +48,9 @@ impl<const C: usize, const W: usize> Windower<C, W> {
     pub fn window<const X: usize>(&self, out: &mut [f32; X]) {
         const { assert!(X == W * C, "window buffer must hold W * C values") };
         let (old, new) = self.buf.as_slices();
-        let (a, b) = out.split_at_mut(old.len() * C);
-        a.copy_from_slice(old.as_flattened());
-        if let Some(b) = b.get_mut(..new.len() * C) {
-            b.copy_from_slice(new.as_flattened());
+        // Element-wise copy: no length assertion, so no panic path.
+        for (o, v) in out.iter_mut().zip(old.as_flattened().iter().chain(new.as_flattened())) {
+            *o = *v;
         }
     }
 

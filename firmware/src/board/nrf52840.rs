@@ -1,0 +1,93 @@
+//! nRF52840-DK: samples the SAADC inputs AIN0..AIN{C-1} (P0.02, P0.03, P0.04, P0.05, P0.28,
+//! P0.29, P0.30, P0.31) at `SAMPLE_RATE_HZ`, as a fraction of VDD (the SAADC's default
+//! range: 0 V reads 0.0, VDD reads 1.0). Train the model on data captured the same way.
+//! Logs over RTT (`defmt-rtt`), panics through `panic-probe`; `cargo run` flashes with
+//! `probe-rs run --chip nRF52840_xxAA`.
+
+use crate::model::{C, SAMPLE_RATE_HZ};
+use crate::Stop;
+use defmt_rtt as _;
+use nrf52840_hal::gpio::{p0, Disconnected};
+use nrf52840_hal::pac::{Peripherals, TIMER0};
+use nrf52840_hal::saadc::{Saadc, SaadcConfig};
+use nrf52840_hal::timer::{Periodic, Timer};
+use panic_probe as _;
+use vae_core::model_file::ChannelNames;
+
+const _: () = assert!(C <= 8, "the nRF52840 SAADC has 8 analog inputs");
+
+/// Why sampling could not start.
+#[derive(defmt::Format)]
+pub enum SourceError {
+    /// The peripherals were already taken.
+    Peripherals,
+}
+
+/// The SAADC, its eight input pins and the sampling timer.
+pub struct Source {
+    saadc: Saadc,
+    ain0: p0::P0_02<Disconnected>,
+    ain1: p0::P0_03<Disconnected>,
+    ain2: p0::P0_04<Disconnected>,
+    ain3: p0::P0_05<Disconnected>,
+    ain4: p0::P0_28<Disconnected>,
+    ain5: p0::P0_29<Disconnected>,
+    ain6: p0::P0_30<Disconnected>,
+    ain7: p0::P0_31<Disconnected>,
+    timer: Timer<TIMER0, Periodic>,
+}
+
+impl Source {
+    /// Takes the peripherals and starts the sampling timer (1 MHz ticks).
+    pub fn open(_names: ChannelNames<'static>) -> Result<Self, SourceError> {
+        let p = Peripherals::take().ok_or(SourceError::Peripherals)?;
+        let pins = p0::Parts::new(p.P0);
+        let mut timer = Timer::periodic(p.TIMER0);
+        timer.start(1_000_000 / SAMPLE_RATE_HZ);
+        defmt::info!("sampling {=usize} SAADC channels at {=u32} Hz", C, SAMPLE_RATE_HZ);
+        Ok(Self {
+            saadc: Saadc::new(p.SAADC, SaadcConfig::default()),
+            ain0: pins.p0_02,
+            ain1: pins.p0_03,
+            ain2: pins.p0_04,
+            ain3: pins.p0_05,
+            ain4: pins.p0_28,
+            ain5: pins.p0_29,
+            ain6: pins.p0_30,
+            ain7: pins.p0_31,
+            timer,
+        })
+    }
+
+    /// Waits for the next sampling tick and reads every channel. A failed conversion gives
+    /// NaN, which the detector counts and keeps out of the scores. Never ends.
+    pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
+        while !self.timer.reset_if_finished() {
+            core::hint::spin_loop();
+        }
+        let mut sample = [f32::NAN; C];
+        for (i, v) in sample.iter_mut().enumerate() {
+            let s = &mut self.saadc;
+            let raw = match i {
+                0 => s.read_channel(&mut self.ain0),
+                1 => s.read_channel(&mut self.ain1),
+                2 => s.read_channel(&mut self.ain2),
+                3 => s.read_channel(&mut self.ain3),
+                4 => s.read_channel(&mut self.ain4),
+                5 => s.read_channel(&mut self.ain5),
+                6 => s.read_channel(&mut self.ain6),
+                _ => s.read_channel(&mut self.ain7),
+            };
+            *v = raw.map_or(f32::NAN, |r| f32::from(r) / 16384.0);
+        }
+        Ok(Some(sample))
+    }
+}
+
+/// Stops at a breakpoint (which ends `probe-rs run`), then sleeps.
+pub fn exit(_stop: &Stop) -> ! {
+    cortex_m::asm::bkpt();
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

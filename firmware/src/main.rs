@@ -1,0 +1,142 @@
+//! Scores sensor windows by ELBO on a Cortex-M4F with the model embedded at build time.
+//!
+//! samples (board) -> vae-core `Detector` (normalise, window, score, decide) -> defmt log.
+//! Every window logs one line; NaN/Inf samples are counted and their windows reported as
+//! invalid, never scored and never a panic. The board feature picks the sample source and
+//! the logger: `qemu` replays a CSV from the host over semihosting, `nrf52840` samples its
+//! SAADC.
+#![no_std]
+#![no_main]
+
+mod board;
+#[cfg(feature = "bench")]
+mod bench;
+
+/// Sizes and types of the embedded model, derived from its header by build.rs.
+#[allow(dead_code)]
+mod model {
+    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+}
+
+// The critical-section implementation defmt needs comes from cortex-m.
+use cortex_m as _;
+use model::{Model, C, HOP, MACS, W, X};
+use vae_core::detector::{Detector, Report, WindowModel};
+use vae_core::model_file::ChannelNames;
+use vae_core::{ModelFile, Outcome, Rng, ScoreConfig};
+
+/// The embedded model. When its file says the score is deterministic (a constant of the
+/// build), the sampler's code is never referenced, which saves about 1.7 kB of flash.
+struct Scorer(Model<'static>);
+
+impl WindowModel<X> for Scorer {
+    fn score_window<const CC: usize>(&self, x: &[f32; X], config: ScoreConfig, rng: &mut Rng) -> Outcome {
+        if model::DETERMINISTIC {
+            self.0.score_deterministic::<CC>(x)
+        } else {
+            self.0.score::<CC>(x, config, rng)
+        }
+    }
+}
+
+/// Why scoring stopped.
+pub enum Stop {
+    /// The sample source ran out (normal end of a replay).
+    EndOfStream,
+    /// The embedded model was refused.
+    Model(vae_core::Error),
+    /// The sample source failed.
+    Source(board::SourceError),
+}
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let stop = match run() {
+        Ok(()) => Stop::EndOfStream,
+        Err(stop) => stop,
+    };
+    match &stop {
+        Stop::EndOfStream => defmt::info!("end of stream"),
+        Stop::Model(e) => defmt::error!("model refused, not scoring: {}", e),
+        Stop::Source(e) => defmt::error!("sample source failed: {}", e),
+    }
+    board::exit(&stop)
+}
+
+/// Scores until the source ends (`Ok`) or something fails.
+fn run() -> Result<(), Stop> {
+    let file = ModelFile::parse(&model::MODEL_FILE.0).map_err(Stop::Model)?;
+    let header = file.header();
+    let vae: Model<'static> = file.vae().map_err(Stop::Model)?;
+    let normalizer = file.normalizer::<C>().map_err(Stop::Model)?;
+    let threshold = header
+        .threshold()
+        .ok_or(Stop::Model(vae_core::Error::InvalidField { field: "threshold count", found: 0 }))?;
+    let config = header.score;
+    let mut detector: Detector<Scorer, C, W, X> =
+        Detector::new(Scorer(vae), normalizer, HOP, threshold, config, header.seed).map_err(Stop::Model)?;
+    defmt::info!(
+        "model {=str}: X={=usize} C={=usize} W={=usize} hop={=usize} macs={=usize} score={} K={=u16} threshold={=f32}",
+        header.name,
+        X,
+        C,
+        W,
+        HOP,
+        MACS,
+        config.kind(),
+        config.samples(),
+        threshold.value()
+    );
+    let mut source = board::Source::open(header.channel_names()).map_err(Stop::Source)?;
+    loop {
+        let sample = match source.next().map_err(Stop::Source)? {
+            Some(s) => s,
+            None => break,
+        };
+        if let Some(window) = detector.push(sample) {
+            #[cfg(feature = "bench")]
+            bench::bench_begin();
+            let report = detector.score(window);
+            #[cfg(feature = "bench")]
+            bench::bench_end();
+            log(&report, header.channel_names());
+        }
+    }
+    let c = detector.counters();
+    defmt::println!(
+        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64}",
+        c.samples,
+        c.scored + c.invalid,
+        c.scored,
+        c.anomalous,
+        c.invalid,
+        c.non_finite_values
+    );
+    Ok(())
+}
+
+/// One line per window, in a fixed format the host tests parse.
+fn log(r: &Report, mut names: ChannelNames<'static>) {
+    let (i, start) = (r.window.index, r.window.start);
+    match r.outcome {
+        Outcome::Scored(s) => defmt::println!(
+            "window {=u64} start={=u64} score={=f32} decision={} top={=str}",
+            i,
+            start,
+            s.score,
+            r.decision,
+            names.nth(s.top_channel).unwrap_or("?")
+        ),
+        Outcome::NonFinite { count, first } => defmt::println!(
+            "window {=u64} start={=u64} invalid non_finite={=usize} first={=usize} decision={}",
+            i,
+            start,
+            count,
+            first,
+            r.decision
+        ),
+        Outcome::Overflow => {
+            defmt::println!("window {=u64} start={=u64} overflow decision={}", i, start, r.decision)
+        }
+    }
+}

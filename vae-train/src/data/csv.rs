@@ -1,0 +1,630 @@
+//! CSV reader: a header line, then one row per line.
+//!
+//! A small parser of its own rather than the `csv` crate, so every error can name the line as
+//! an editor shows it (blank lines are skipped but still counted) and the field as a column
+//! number. Fields may be quoted with `"` (a separator inside quotes is text, `""` is a quote);
+//! a quoted field cannot span lines. Cells are trimmed. An empty feature cell is a missing
+//! value (NaN, subject to [`NanPolicy`](super::NanPolicy)), as pandas writes them.
+//!
+//! Only the rows of the row range are parsed, so junk past `--rows 0:0.7` does not matter.
+
+use super::error::{join, snippet, DataError, Position};
+use super::rows::{finish, Table};
+use super::{LoadOptions, Recording};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Separators detected from the header, in order of preference for messages.
+pub const SEPARATORS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Header names (compared case-insensitively) of a timestamp column, which the automatic
+/// column selection leaves out even when its values are numbers (epoch seconds).
+pub const TIMESTAMP_NAMES: [&str; 8] =
+    ["timestamp", "datetime", "date", "time", "date_time", "time_stamp", "ts", "epoch"];
+
+/// Parses a CSV file's bytes into a recording. `path` only names the file in errors.
+pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording, DataError> {
+    let lines = lines(bytes, path)?;
+    let Some((&(header_line, header), data)) = lines.split_first() else {
+        return Err(DataError::Empty { path: path.to_path_buf() });
+    };
+    let sep = separator(header, data.first().map(|d| d.1), opts.sep, header_line, path)?;
+    let mut fields = Vec::new();
+    split_fields(header, sep, &mut fields).map_err(|column_number| DataError::UnterminatedQuote {
+        path: path.to_path_buf(),
+        line: header_line,
+        column_number,
+    })?;
+    let names: Vec<String> = fields.iter().map(|f| f.trim().to_string()).collect();
+    check_header(&names, header, header_line, path)?;
+    if data.is_empty() {
+        return Err(DataError::NoDataRows {
+            path: path.to_path_buf(),
+            what: "only a header line".to_string(),
+        });
+    }
+    let ncols = names.len();
+    let range = match &opts.rows {
+        Some(r) => r.resolve(data.len(), path)?,
+        None => 0..data.len(),
+    };
+    let ctx = Ctx { path, names: &names, sep };
+
+    let find = |name: &str| {
+        names.iter().position(|n| n == name.trim()).ok_or_else(|| DataError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            available: join(&names),
+        })
+    };
+    let label = opts.label_column.as_deref().map(find).transpose()?;
+    let timestamp = timestamp_column(&ctx, data, label)?;
+    let features: Vec<usize> = match &opts.columns {
+        Some(cols) => {
+            if cols.is_empty() {
+                return Err(DataError::NoColumns {
+                    path: path.to_path_buf(),
+                    why: "the column list is empty",
+                    available: join(&names),
+                });
+            }
+            let mut out: Vec<usize> = Vec::with_capacity(cols.len());
+            for name in cols {
+                let i = find(name)?;
+                let why = if Some(i) == label {
+                    "is the label column, which cannot also be a feature"
+                } else if out.contains(&i) {
+                    "is selected twice"
+                } else {
+                    out.push(i);
+                    continue;
+                };
+                return Err(DataError::BadSelection { path: path.to_path_buf(), column: name.clone(), why });
+            }
+            out
+        }
+        None => numeric_columns(&ctx, data, label, timestamp)?,
+    };
+    if features.is_empty() {
+        return Err(DataError::NoColumns {
+            path: path.to_path_buf(),
+            why: "no column other than the timestamp and label has a number in its first row",
+            available: join(&names),
+        });
+    }
+
+    let rows = data.get(range.clone()).unwrap_or_default();
+    let mut values = Vec::with_capacity(rows.len().saturating_mul(features.len()));
+    let mut labels = label.map(|_| Vec::with_capacity(rows.len()));
+    let mut timestamps = timestamp.filter(|_| opts.keep_timestamps).map(|_| Vec::with_capacity(rows.len()));
+    for (k, &(line, text)) in rows.iter().enumerate() {
+        ctx.split_row(text, line, ncols, &mut fields)?;
+        for &i in &features {
+            let cell = fields[i].trim();
+            let v = parse_cell(cell).ok_or_else(|| DataError::NonNumeric {
+                path: path.to_path_buf(),
+                line,
+                column: names[i].clone(),
+                column_number: i + 1,
+                cell: snippet(cell),
+            })?;
+            values.push(v);
+        }
+        if let (Some(labels), Some(i)) = (&mut labels, label) {
+            let cell = fields[i].trim();
+            let v = parse_label(cell).ok_or_else(|| DataError::BadLabel {
+                path: path.to_path_buf(),
+                at: Position {
+                    line: Some(line),
+                    row: range.start + k,
+                    column: names[i].clone(),
+                    column_number: i + 1,
+                },
+                cell: snippet(cell),
+            })?;
+            labels.push(v);
+        }
+        if let (Some(ts), Some(i)) = (&mut timestamps, timestamp) {
+            ts.push(fields[i].trim().to_string());
+        }
+    }
+
+    let table = Table {
+        path: path.to_path_buf(),
+        channels: features.iter().map(|&i| names[i].clone()).collect(),
+        values,
+        labels,
+        timestamps,
+        first_row: range.start,
+        file_rows: data.len(),
+    };
+    let locate = |r: usize, ch: usize| {
+        let col = features.get(ch).copied().unwrap_or(0);
+        let (line, text) = rows.get(r).copied().unwrap_or((0, ""));
+        let mut f = Vec::new();
+        let cell = match split_fields(text, sep, &mut f) {
+            Ok(()) => f.get(col).map(|c| c.trim().to_string()).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let found = if cell.is_empty() { "(empty cell)".to_string() } else { snippet(&cell) };
+        let at = Position {
+            line: Some(line),
+            row: range.start + r,
+            column: names.get(col).cloned().unwrap_or_default(),
+            column_number: col + 1,
+        };
+        (at, found)
+    };
+    finish(table, opts, &locate)
+}
+
+/// What the row checks need to name a position.
+struct Ctx<'a> {
+    path: &'a Path,
+    names: &'a [String],
+    sep: u8,
+}
+
+impl Ctx<'_> {
+    /// Splits a data line, checking it has as many fields as the header.
+    fn split_row<'t>(
+        &self,
+        text: &'t str,
+        line: usize,
+        ncols: usize,
+        out: &mut Vec<Cow<'t, str>>,
+    ) -> Result<(), DataError> {
+        split_fields(text, self.sep, out).map_err(|column_number| DataError::UnterminatedQuote {
+            path: self.path.to_path_buf(),
+            line,
+            column_number,
+        })?;
+        if out.len() != ncols {
+            return Err(DataError::RaggedRow {
+                path: self.path.to_path_buf(),
+                line,
+                expected: ncols,
+                found: out.len(),
+                sep: char::from(self.sep),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The non-blank lines with their 1-based numbers; a UTF-8 BOM and `\r` endings are removed.
+fn lines<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<(usize, &'a str)>, DataError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut out = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| DataError::InvalidUtf8 { path: path.to_path_buf(), line: i + 1 })?;
+        if !text.trim().is_empty() {
+            out.push((i + 1, text));
+        }
+    }
+    Ok(out)
+}
+
+/// The forced separator (checked against the header), or the one the header uses.
+fn separator(
+    header: &str,
+    first_data: Option<&str>,
+    forced: Option<u8>,
+    line: usize,
+    path: &Path,
+) -> Result<u8, DataError> {
+    let counts = SEPARATORS.map(|c| (c, count_sep(header, c)));
+    if let Some(sep) = forced {
+        if !sep.is_ascii() || matches!(sep, b'"' | b'\n' | b'\r') {
+            return Err(DataError::Invalid(format!(
+                "separator {:?}: must be an ASCII character other than a quote or a line break",
+                char::from(sep)
+            )));
+        }
+        if count_sep(header, sep) == 0 {
+            if let Some(&(found, count)) =
+                counts.iter().filter(|&&(c, n)| c != sep && n > 0).max_by_key(|&&(_, n)| n)
+            {
+                return Err(DataError::WrongSeparator {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: char::from(sep),
+                    found: char::from(found),
+                    count,
+                });
+            }
+        }
+        return Ok(sep);
+    }
+    let max = counts.iter().map(|&(_, n)| n).max().unwrap_or(0);
+    if max == 0 {
+        // One column: no separator to find; any candidate splits nothing.
+        return Ok(b',');
+    }
+    let top: Vec<u8> = counts.iter().filter(|&&(_, n)| n == max).map(|&(c, _)| c).collect();
+    if let [only] = top[..] {
+        return Ok(only);
+    }
+    // A tie in the header: the first data row decides if exactly one candidate fits it.
+    if let Some(first) = first_data {
+        let fit: Vec<u8> = top.iter().copied().filter(|&c| count_sep(first, c) == max).collect();
+        if let [only] = fit[..] {
+            return Ok(only);
+        }
+    }
+    let found: Vec<String> = top.iter().map(|&c| format!("{max} {:?}", char::from(c))).collect();
+    Err(DataError::AmbiguousSeparator { path: path.to_path_buf(), line, found: found.join(" and ") })
+}
+
+/// Occurrences of `sep` outside double quotes.
+fn count_sep(line: &str, sep: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 0;
+    for &c in line.as_bytes() {
+        if c == b'"' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Refuses duplicate names (a selection by name would be ambiguous) and a missing header.
+fn check_header(names: &[String], header: &str, line: usize, path: &Path) -> Result<(), DataError> {
+    if names.iter().all(|n| !n.is_empty() && n.parse::<f32>().is_ok()) {
+        return Err(DataError::NoHeader { path: path.to_path_buf(), line, found: snippet(header) });
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in names.iter().enumerate() {
+        if n.is_empty() {
+            continue;
+        }
+        if let Some(&first) = seen.get(n.as_str()) {
+            return Err(DataError::DuplicateColumn {
+                path: path.to_path_buf(),
+                line,
+                column: n.clone(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+        seen.insert(n, i);
+    }
+    Ok(())
+}
+
+/// The timestamp column: one named like a timestamp, else the first column of the first
+/// data row holding a date or time (not a number, has digits and `-`, `:` or `/`).
+fn timestamp_column(
+    ctx: &Ctx<'_>,
+    data: &[(usize, &str)],
+    label: Option<usize>,
+) -> Result<Option<usize>, DataError> {
+    let by_name = ctx
+        .names
+        .iter()
+        .enumerate()
+        .position(|(i, n)| Some(i) != label && TIMESTAMP_NAMES.iter().any(|t| n.eq_ignore_ascii_case(t)));
+    if by_name.is_some() {
+        return Ok(by_name);
+    }
+    let Some(&(line, text)) = data.first() else { return Ok(None) };
+    let mut fields = Vec::new();
+    ctx.split_row(text, line, ctx.names.len(), &mut fields)?;
+    Ok(fields.iter().enumerate().position(|(i, f)| {
+        let f = f.trim();
+        Some(i) != label
+            && f.parse::<f32>().is_err()
+            && f.bytes().any(|b| b.is_ascii_digit())
+            && f.bytes().any(|b| matches!(b, b'-' | b':' | b'/'))
+    }))
+}
+
+/// Columns (other than label and timestamp, with a name) whose first non-empty cell is a
+/// number, in file order.
+fn numeric_columns(
+    ctx: &Ctx<'_>,
+    data: &[(usize, &str)],
+    label: Option<usize>,
+    timestamp: Option<usize>,
+) -> Result<Vec<usize>, DataError> {
+    let n = ctx.names.len();
+    let candidate = |i: usize| {
+        Some(i) != label && Some(i) != timestamp && ctx.names.get(i).is_some_and(|s| !s.is_empty())
+    };
+    let mut decided: Vec<Option<bool>> =
+        (0..n).map(|i| if candidate(i) { None } else { Some(false) }).collect();
+    let mut fields = Vec::new();
+    for &(line, text) in data {
+        if decided.iter().all(Option::is_some) {
+            break;
+        }
+        ctx.split_row(text, line, n, &mut fields)?;
+        for (d, f) in decided.iter_mut().zip(&fields) {
+            let f = f.trim();
+            if d.is_none() && !f.is_empty() {
+                *d = Some(f.parse::<f32>().is_ok());
+            }
+        }
+    }
+    Ok(decided.iter().enumerate().filter(|(_, d)| **d == Some(true)).map(|(i, _)| i).collect())
+}
+
+/// A feature value: a number (values beyond the f32 range become infinities), or NaN for an
+/// empty cell.
+fn parse_cell(cell: &str) -> Option<f32> {
+    if cell.is_empty() {
+        Some(f32::NAN)
+    } else {
+        cell.parse::<f32>().ok()
+    }
+}
+
+/// A row label: 0 or 1 written as any number (`0`, `1`, `0.0`, `1.0`).
+fn parse_label(cell: &str) -> Option<bool> {
+    match cell.parse::<f64>() {
+        Ok(v) if v == 0.0 || v == 1.0 => Some(v == 1.0),
+        _ => None,
+    }
+}
+
+/// Splits one line at `sep` (ASCII) outside double quotes. `Err(n)`: field `n` (1-based)
+/// opens a quote that the line does not close.
+fn split_fields<'a>(line: &'a str, sep: u8, out: &mut Vec<Cow<'a, str>>) -> Result<(), usize> {
+    out.clear();
+    let b = line.as_bytes();
+    let mut i = 0;
+    loop {
+        if b.get(i) == Some(&b'"') {
+            let start = i + 1;
+            let mut k = start;
+            let mut owned: Option<String> = None;
+            loop {
+                let Some(p) = b.get(k..).and_then(|rest| rest.iter().position(|&c| c == b'"')) else {
+                    return Err(out.len() + 1);
+                };
+                let q = k + p;
+                if b.get(q + 1) == Some(&b'"') {
+                    owned.get_or_insert_with(String::new).push_str(&line[k..=q]);
+                    k = q + 2;
+                    continue;
+                }
+                let inner = match owned.take() {
+                    Some(mut s) => {
+                        s.push_str(&line[k..q]);
+                        Cow::Owned(s)
+                    }
+                    None => Cow::Borrowed(&line[start..q]),
+                };
+                let end = b[q + 1..].iter().position(|&c| c == sep).map(|p| q + 1 + p);
+                let tail = &line[q + 1..end.unwrap_or(b.len())];
+                out.push(if tail.trim().is_empty() { inner } else { Cow::Owned(format!("{inner}{tail}")) });
+                match end {
+                    Some(e) => {
+                        i = e + 1;
+                        break;
+                    }
+                    None => return Ok(()),
+                }
+            }
+        } else {
+            let rest = b.get(i..).unwrap_or_default();
+            match rest.iter().position(|&c| c == sep) {
+                Some(p) => {
+                    out.push(Cow::Borrowed(&line[i..i + p]));
+                    i += p + 1;
+                }
+                None => {
+                    out.push(Cow::Borrowed(line.get(i..).unwrap_or_default()));
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{NanPolicy, RowRange};
+
+    fn p(text: &str, opts: &LoadOptions) -> Result<Recording, DataError> {
+        parse(text.as_bytes(), opts, Path::new("t.csv"))
+    }
+
+    fn ok(text: &str) -> Recording {
+        p(text, &LoadOptions::default()).unwrap()
+    }
+
+    fn cols(names: &[&str]) -> LoadOptions {
+        LoadOptions { columns: Some(names.iter().map(|s| s.to_string()).collect()), ..Default::default() }
+    }
+
+    #[test]
+    fn splits_fields_with_quotes() {
+        let mut f = Vec::new();
+        split_fields(r#"a,"b,c","d""e",,"x" "#, b',', &mut f).unwrap();
+        assert_eq!(f, ["a", "b,c", "d\"e", "", "x"]);
+        split_fields("a,b,", b',', &mut f).unwrap();
+        assert_eq!(f, ["a", "b", ""]);
+        split_fields("", b',', &mut f).unwrap();
+        assert_eq!(f, [""]);
+        assert_eq!(split_fields(r#"a,"b"#, b',', &mut f), Err(2));
+        split_fields("é;ü\"x", b';', &mut f).unwrap();
+        assert_eq!(f, ["é", "ü\"x"]);
+    }
+
+    #[test]
+    fn detects_separators() {
+        for sep in [",", ";", "\t", "|"] {
+            let text = format!("a{sep}b\n1{sep}2\n3{sep}4\n");
+            let r = ok(&text);
+            assert_eq!(r.channels, ["a", "b"], "{sep:?}");
+            assert_eq!(r.values, [1.0, 2.0, 3.0, 4.0]);
+        }
+        // SKAB: ';' with spaces in names and a datetime column.
+        let r = ok("datetime;Accel 1;Volume Flow RateRMS\n2020-03-09 10:14:33;0.5;32.0\n");
+        assert_eq!(r.channels, ["Accel 1", "Volume Flow RateRMS"]);
+        // A tie in the header broken by the data.
+        let r = ok("a;b,c\n1;2.5\n");
+        assert_eq!((r.channels.len(), r.values.as_slice()), (2, &[1.0f32, 2.5][..]));
+        assert!(matches!(
+            p("a;b,c\n1;2,3\n", &LoadOptions::default()),
+            Err(DataError::AmbiguousSeparator { .. })
+        ));
+        // One column: no separator at all.
+        let r = ok("value\n1\n2\n");
+        assert_eq!((r.channels.len(), r.rows()), (1, 2));
+    }
+
+    #[test]
+    fn forced_separator() {
+        let o = LoadOptions { sep: Some(b';'), ..Default::default() };
+        assert_eq!(p("a;b\n1;2\n", &o).unwrap().values, [1.0, 2.0]);
+        let e = p("a,b,c\n1,2,3\n", &o).unwrap_err();
+        assert_eq!(e.to_string(), "t.csv, line 1: separator ';' not found in the header, which contains ',' 2 times (wrong separator?)");
+        let o = LoadOptions { sep: Some(b'"'), ..Default::default() };
+        assert!(matches!(p("a\n1\n", &o), Err(DataError::Invalid(_))));
+        let o = LoadOptions { sep: Some(0xE9), ..Default::default() };
+        assert!(matches!(p("a\n1\n", &o), Err(DataError::Invalid(_))));
+    }
+
+    #[test]
+    fn automatic_selection_skips_timestamp_text_and_label() {
+        let text = "timestamp,a,name,b,anomaly\n1583748873,1.5,pump,2.5,0\n1583748874,1.0,pump,2.0,1.0\n";
+        let o =
+            LoadOptions { label_column: Some("anomaly".into()), keep_timestamps: true, ..Default::default() };
+        let r = p(text, &o).unwrap();
+        assert_eq!(r.channels, ["a", "b"]);
+        assert_eq!(r.values, [1.5, 2.5, 1.0, 2.0]);
+        assert_eq!(r.labels, Some(vec![false, true]));
+        assert_eq!(r.timestamps, Some(vec!["1583748873".to_string(), "1583748874".to_string()]));
+        // A date column found by its contents; empty header names are skipped (pandas index).
+        let r = ok(",when,x\n0,2013-12-02 21:15:00,73.9\n1,2013-12-02 21:20:00,74.9\n");
+        assert_eq!(r.channels, ["x"]);
+        assert_eq!(r.timestamps, None);
+        // The first non-empty cell decides; empty cells are missing values.
+        let o = LoadOptions { nan: NanPolicy::DropRows, ..Default::default() };
+        let r = p("a,b\n,1\n2,3\n", &o).unwrap();
+        assert_eq!(
+            (r.channels.len(), r.values.as_slice(), r.dropped_rows.as_slice()),
+            (2, &[2.0, 3.0][..], &[0][..])
+        );
+    }
+
+    #[test]
+    fn selection_by_name() {
+        let text = "t,a,b,c\nx,1,2,3\ny,4,5,6\n";
+        let r = p(text, &cols(&["c", " a"])).unwrap();
+        assert_eq!(r.channels, ["c", "a"]);
+        assert_eq!(r.values, [3.0, 1.0, 6.0, 4.0]);
+        let e = p(text, &cols(&["a", "z"])).unwrap_err();
+        assert_eq!(e.to_string(), "t.csv: no column `z`; available: t, a, b, c");
+        assert!(matches!(
+            p(text, &cols(&["a", "a"])),
+            Err(DataError::BadSelection { why: "is selected twice", .. })
+        ));
+        let o = LoadOptions { label_column: Some("b".into()), ..cols(&["b"]) };
+        assert!(matches!(p(text, &o), Err(DataError::BadSelection { .. })));
+        assert!(matches!(p(text, &cols(&[])), Err(DataError::NoColumns { .. })));
+        let e = p(text, &cols(&["t"])).unwrap_err();
+        assert_eq!(e.to_string(), "t.csv, line 2, column 1 `t`: expected a number, found `x`");
+        assert!(matches!(p("t,u\nx,y\n", &LoadOptions::default()), Err(DataError::NoColumns { .. })));
+    }
+
+    #[test]
+    fn numbers_and_lines() {
+        // Blank lines are skipped but counted; CRLF and a BOM are fine; cells are trimmed.
+        let text = "\u{feff}a, b\r\n\r\n 1 , -2.5e-3\r\n\n3,4\r\n";
+        let r = ok(text);
+        assert_eq!(r.channels, ["a", "b"]);
+        assert_eq!(r.values, [1.0, -2.5e-3, 3.0, 4.0]);
+        let e = p("a,b\n1,2\n\n3\n", &LoadOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv, line 4: expected 2 fields separated by ',' (as in the header), found 1"
+        );
+        let e = p("a,b\n1,2\n3,4x\n", &LoadOptions::default()).unwrap_err();
+        assert_eq!(e.to_string(), "t.csv, line 3, column 2 `b`: expected a number, found `4x`");
+        let e = p("a\n\"1\n", &LoadOptions::default()).unwrap_err();
+        assert!(matches!(e, DataError::UnterminatedQuote { line: 2, column_number: 1, .. }), "{e}");
+        assert!(matches!(p(" \n\n", &LoadOptions::default()), Err(DataError::Empty { .. })));
+        assert!(matches!(p("a,b\n", &LoadOptions::default()), Err(DataError::NoDataRows { .. })));
+        assert!(matches!(p("1,2\n3,4\n", &LoadOptions::default()), Err(DataError::NoHeader { line: 1, .. })));
+        assert!(matches!(
+            p("a,b,a\n1,2,3\n", &LoadOptions::default()),
+            Err(DataError::DuplicateColumn { first: 1, second: 3, .. })
+        ));
+        assert!(matches!(
+            parse(b"a\n\xff\n", &LoadOptions::default(), Path::new("t.csv")),
+            Err(DataError::InvalidUtf8 { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn non_finite_values() {
+        let text = "a,b\n1,2\n3,nan\n1e40,inf\n5,6\n";
+        let e = p(text, &LoadOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: 3 NaN/Inf/missing value(s) in 2 row(s), the first at line 3, column 2 `b`: `nan`; \
+             drop such rows explicitly (NanPolicy::DropRows, --drop-nan) or clean the file"
+        );
+        let o = LoadOptions { nan: NanPolicy::DropRows, ..Default::default() };
+        let r = p(text, &o).unwrap();
+        assert_eq!(r.values, [1.0, 2.0, 5.0, 6.0]);
+        assert_eq!(r.dropped_rows, [1, 2]);
+        assert_eq!(r.file_row(1), 3);
+        let e = p("a,b\n1,\n2,3\n", &LoadOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("line 2, column 2 `b`: `(empty cell)`"), "{e}");
+        let o = LoadOptions { nan: NanPolicy::DropRows, min_rows: 2, ..Default::default() };
+        let e = p("a\n1\nnan\n", &o).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: needed at least 2 rows (one window), found 1 after dropping 1 row(s) with NaN/Inf"
+        );
+    }
+
+    #[test]
+    fn labels() {
+        let o = LoadOptions { label_column: Some("y".into()), ..Default::default() };
+        let r = p("x,y\n1,0\n2,1\n3,0.0\n4,1.0\n", &o).unwrap();
+        assert_eq!(r.channels, ["x"]);
+        assert_eq!(r.labels, Some(vec![false, true, false, true]));
+        let e = p("x,y\n1,0\n2,2\n", &o).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv, line 3, column 2 `y`: label must be 0 or 1 (0.0 and 1.0 accepted), found `2`"
+        );
+        assert!(matches!(p("x,y\n1,\n", &o), Err(DataError::BadLabel { .. })));
+        assert!(matches!(p("x,y\n1,nan\n", &o), Err(DataError::BadLabel { .. })));
+        let o = LoadOptions { label_column: Some("z".into()), ..Default::default() };
+        assert!(matches!(p("x,y\n1,0\n", &o), Err(DataError::MissingColumn { .. })));
+    }
+
+    #[test]
+    fn row_range_parses_only_its_rows() {
+        let o = LoadOptions { rows: Some(RowRange::parse("1:3").unwrap()), ..Default::default() };
+        let r = p("a\n0\n1\n2\njunk\n", &o).unwrap();
+        assert_eq!((r.values.as_slice(), r.first_row), (&[1.0, 2.0][..], 1));
+        let o = LoadOptions { rows: Some(RowRange::parse("0:0.5").unwrap()), ..Default::default() };
+        assert_eq!(p("a\n0\n1\n2\n3\n", &o).unwrap().values, [0.0, 1.0]);
+        let o = LoadOptions { rows: Some(RowRange::parse("2:9").unwrap()), ..Default::default() };
+        let e = p("a\n0\n1\n2\n3\n", &o).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: row range `2:9`: end 9 is beyond the last row (the file has 4 rows)"
+        );
+        let o =
+            LoadOptions { rows: Some(RowRange::parse("2:4").unwrap()), min_rows: 3, ..Default::default() };
+        let e = p("a\n0\n1\n2\n3\n", &o).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: needed at least 3 rows (one window), found 2 in rows 2..4 of the file's 4"
+        );
+    }
+}
