@@ -51,8 +51,8 @@ pub fn tanh(x: f32) -> f32 {
     const A3: f32 = 6.372_619_3e-4;
     const A5: f32 = 1.485_722_4e-5;
     const A7: f32 = 5.122_297e-8;
-    const A9: f32 = -8.604_671_5e-11;
-    const A11: f32 = 2.000_187_9e-13;
+    const A9: f32 = -8.604_672e-11;
+    const A11: f32 = 2.000_188e-13;
     const A13: f32 = -2.760_768_5e-16;
     const B0: f32 = 4.893_525e-3;
     const B2: f32 = 2.268_434_7e-3;
@@ -62,13 +62,8 @@ pub fn tanh(x: f32) -> f32 {
         // tanh(x) = x - x^3/3: below this the cubic term is under half an ulp.
         return x;
     }
-    let x = if x > CLAMP {
-        CLAMP
-    } else if x < -CLAMP {
-        -CLAMP
-    } else {
-        x
-    };
+    // NaN stays NaN through `clamp`.
+    let x = x.clamp(-CLAMP, CLAMP);
     let x2 = x * x;
     let mut p = x2 * A13 + A11;
     p = x2 * p + A9;

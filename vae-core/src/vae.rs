@@ -62,7 +62,7 @@ where
     /// The deterministic score (z = mu) alone: a caller that only uses this links none of the
     /// sampler's code (the firmware does so for deterministic models, to save flash).
     pub fn score_deterministic<const C: usize>(&self, x: &[f32; X]) -> Outcome {
-        const { assert!(C > 0 && X % C == 0, "X must be a whole number of C-channel samples") };
+        const { assert!(C > 0 && X.is_multiple_of(C), "X must be a whole number of C-channel samples") };
         let (mut mu, mut log_var, mut mean, mut channel_sq) = ([0.0f32; Z], [0.0f32; Z], [0.0f32; X], [0.0f32; C]);
         let work = Work {
             mu: &mut mu,
@@ -84,7 +84,7 @@ where
         rng: &mut Rng,
         channel_nll: Option<&mut [f32; C]>,
     ) -> Outcome {
-        const { assert!(C > 0 && X % C == 0, "X must be a whole number of C-channel samples") };
+        const { assert!(C > 0 && X.is_multiple_of(C), "X must be a whole number of C-channel samples") };
         let mut mu = [0.0f32; Z];
         let mut log_var = [0.0f32; Z];
         let mut sigma = [0.0f32; Z];
