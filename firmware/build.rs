@@ -22,8 +22,10 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
     println!("cargo:rerun-if-changed=build.rs");
 
-    let boards: Vec<&str> =
-        ["qemu", "nrf52840"].into_iter().filter(|b| env::var_os(format!("CARGO_FEATURE_{}", b.to_uppercase())).is_some()).collect();
+    let boards: Vec<&str> = ["qemu", "nrf52840"]
+        .into_iter()
+        .filter(|b| env::var_os(format!("CARGO_FEATURE_{}", b.to_uppercase())).is_some())
+        .collect();
     let board = match boards.as_slice() {
         [b] => *b,
         _ => fail(&format!(
@@ -47,7 +49,11 @@ fn main() {
         Some(p) => {
             let p = PathBuf::from(p);
             // Relative paths are relative to the workspace root, where `cargo` is run.
-            if p.is_absolute() { p } else { manifest.join("..").join(p) }
+            if p.is_absolute() {
+                p
+            } else {
+                manifest.join("..").join(p)
+            }
         }
         None => manifest.join("models").join("default.vaem"),
     };
@@ -58,7 +64,8 @@ fn main() {
         }),
         Err(_) => 100,
     };
-    let code = generate(&model, rate).unwrap_or_else(|e| fail(&format!("model file {}: {e}", model.display())));
+    let code =
+        generate(&model, rate).unwrap_or_else(|e| fail(&format!("model file {}: {e}", model.display())));
     if let Err(e) = fs::write(out.join("model.rs"), code) {
         fail(&format!("{}: {e}", out.join("model.rs").display()));
     }
@@ -66,11 +73,13 @@ fn main() {
 
 /// The Rust source describing the model at `path`.
 fn generate(path: &Path, rate: u32) -> Result<String, String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot read it ({e}); set VAE_MODEL to a model written by `vae-train fit`"))?;
+    let bytes = fs::read(path)
+        .map_err(|e| format!("cannot read it ({e}); set VAE_MODEL to a model written by `vae-train fit`"))?;
     // The reader is zero-copy and needs 4-byte alignment: parse an aligned copy.
     let mut words = vec![0u32; bytes.len().div_ceil(4)];
     bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
-    let file = ModelFile::parse(&bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()]).map_err(|e| e.to_string())?;
+    let file = ModelFile::parse(&bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()])
+        .map_err(|e| e.to_string())?;
     let h = file.header();
     if h.threshold().is_none() {
         return Err("the model is not calibrated (no threshold); run `vae-train fit` to the end".into());
@@ -101,15 +110,26 @@ fn generate(path: &Path, rate: u32) -> Result<String, String> {
     let _ = writeln!(s, "/// Hop in samples.\npub const HOP: usize = {};", h.hop);
     let _ = writeln!(s, "/// Last encoder hidden width.\npub const HE: usize = {he};");
     let _ = writeln!(s, "/// Last decoder hidden width.\npub const HD: usize = {hd};");
-    let _ = writeln!(s, "/// Multiply-accumulates per deterministic score.\npub const MACS: usize = {};", h.macs());
+    let _ = writeln!(
+        s,
+        "/// Multiply-accumulates per deterministic score.\npub const MACS: usize = {};",
+        h.macs()
+    );
     let _ = writeln!(
         s,
         "/// The model's score is the deterministic one (the sampler is then not linked).\npub const DETERMINISTIC: bool = {};",
         !h.score.kind().is_sampled()
     );
-    let _ = writeln!(s, "/// Sampling rate of boards with an ADC, in Hz.\npub const SAMPLE_RATE_HZ: u32 = {rate};");
+    let _ = writeln!(
+        s,
+        "/// Sampling rate of boards with an ADC, in Hz.\npub const SAMPLE_RATE_HZ: u32 = {rate};"
+    );
     let _ = writeln!(s, "/// The encoder's hidden stack.\npub type EncoderBody<'a> = {};", stack(0..e));
-    let _ = writeln!(s, "/// The decoder's hidden stack.\npub type DecoderBody<'a> = {};", stack(e + 2..e + 2 + d));
+    let _ = writeln!(
+        s,
+        "/// The decoder's hidden stack.\npub type DecoderBody<'a> = {};",
+        stack(e + 2..e + 2 + d)
+    );
     let _ = writeln!(s, "/// The model type.\npub type Model<'a> = vae_core::Vae<'a, EncoderBody<'a>, DecoderBody<'a>, X, HE, Z, HD>;");
     let _ = writeln!(
         s,

@@ -8,9 +8,9 @@
 #![no_std]
 #![no_main]
 
-mod board;
 #[cfg(feature = "bench")]
 mod bench;
+mod board;
 
 /// Sizes and types of the embedded model, derived from its header by build.rs.
 #[allow(dead_code)]

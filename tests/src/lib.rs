@@ -2,4 +2,5 @@
 //! file, run it in QEMU on a CSV, and decode its defmt log into lines.
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod qemu;

@@ -74,7 +74,16 @@ impl Build {
         features.extend(self.features.iter().cloned());
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(&root)
-            .args(["build", "-q", "-p", "firmware", "--target", "thumbv7em-none-eabihf", "--profile", "firmware"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "firmware",
+                "--target",
+                "thumbv7em-none-eabihf",
+                "--profile",
+                "firmware",
+            ])
             .args(["--no-default-features", "--features", &features.join(","), "--bin", bin])
             .arg("--target-dir")
             .arg(&target_dir)

@@ -180,7 +180,8 @@ mod tests {
         let vae = Vae::new(enc, dec);
         let norm = Normalizer::new([0.0, 0.0], [1.0, 1.0]).unwrap();
         let t = Threshold::new(10.0).unwrap();
-        let mut d: Detector<_, 2, 2, 4> = Detector::new(vae, norm, 1, t, ScoreConfig::DETERMINISTIC, 0).unwrap();
+        let mut d: Detector<_, 2, 2, 4> =
+            Detector::new(vae, norm, 1, t, ScoreConfig::DETERMINISTIC, 0).unwrap();
         let samples = [[0.0, 0.0], [0.1, 0.0], [f32::NAN, 0.0], [0.0, 0.1], [0.0, 0.0], [50.0, -50.0]];
         let mut decisions = heapless::Vec::<Decision, 8>::new();
         for s in samples {

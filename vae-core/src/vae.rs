@@ -63,7 +63,8 @@ where
     /// sampler's code (the firmware does so for deterministic models, to save flash).
     pub fn score_deterministic<const C: usize>(&self, x: &[f32; X]) -> Outcome {
         const { assert!(C > 0 && X.is_multiple_of(C), "X must be a whole number of C-channel samples") };
-        let (mut mu, mut log_var, mut mean, mut channel_sq) = ([0.0f32; Z], [0.0f32; Z], [0.0f32; X], [0.0f32; C]);
+        let (mut mu, mut log_var, mut mean, mut channel_sq) =
+            ([0.0f32; Z], [0.0f32; Z], [0.0f32; X], [0.0f32; C]);
         let work = Work {
             mu: &mut mu,
             log_var: &mut log_var,

@@ -7,9 +7,13 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
+pub mod cli;
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod model;
+pub mod scoring;
+pub mod synth;
 pub mod train;
 
 pub use error::Error;

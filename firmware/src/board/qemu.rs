@@ -69,7 +69,8 @@ impl Source {
         let len = path.iter().position(|&b| b == 0).unwrap_or(0);
         let cpath = CStr::from_bytes_with_nul(&path[..=len]).map_err(|_| SourceError::NoPath)?;
         let file = File::open(cpath).map_err(|_| SourceError::Open)?;
-        let mut s = Self { file, buf: [0; LINE], start: 0, end: 0, eof: false, line: 0, sep: b',', columns: [0; C] };
+        let mut s =
+            Self { file, buf: [0; LINE], start: 0, end: 0, eof: false, line: 0, sep: b',', columns: [0; C] };
         let (a, b) = s.next_line()?.ok_or(SourceError::NoHeader)?;
         let header = &s.buf[a..b];
         s.sep = *[b',', b';', b'\t', b'|']

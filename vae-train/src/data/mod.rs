@@ -64,6 +64,9 @@ pub enum NanPolicy {
     /// Drop those rows; [`Recording::dropped_rows`] lists them. A window may then span the
     /// gap, which the device would not see: prefer clean data where possible.
     DropRows,
+    /// Keep them as NaN. For scoring only: a window holding one is reported as invalid,
+    /// exactly as the device reports it, instead of refusing the recording.
+    Keep,
 }
 
 /// How to read the data files. `LoadOptions::default()` reads every numeric column of every

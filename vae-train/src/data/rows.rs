@@ -238,17 +238,20 @@ pub(crate) fn finish(
         dropped_rows: Vec::new(),
     };
     if let Some((r, ch)) = first {
-        if opts.nan == NanPolicy::Refuse {
-            let (first, found) = locate(r, ch);
-            return Err(DataError::NonFinite {
-                path: rec.path,
-                count: bad_values,
-                rows: bad_rows.len(),
-                first,
-                found,
-            });
+        match opts.nan {
+            NanPolicy::Refuse => {
+                let (first, found) = locate(r, ch);
+                return Err(DataError::NonFinite {
+                    path: rec.path,
+                    count: bad_values,
+                    rows: bad_rows.len(),
+                    first,
+                    found,
+                });
+            }
+            NanPolicy::DropRows => drop_rows(&mut rec, &bad_rows, c),
+            NanPolicy::Keep => {}
         }
-        drop_rows(&mut rec, &bad_rows, c);
     }
     let needed = opts.min_rows.max(1);
     let found = rec.rows();

@@ -1,0 +1,90 @@
+//! Parsing the firmware's per-window log lines.
+
+/// One window as the device logged it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceWindow {
+    /// Window index.
+    pub index: u64,
+    /// First sample of the window in the stream.
+    pub start: u64,
+    /// The anomaly score; `None` for invalid (non-finite input) windows, `+inf` for overflow.
+    pub score: Option<f32>,
+    /// `Normal`, `Anomalous` or `Invalid`.
+    pub decision: String,
+    /// Channel with the largest share of the error (scored windows).
+    pub top: Option<String>,
+}
+
+/// The summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Samples read.
+    pub samples: u64,
+    /// Windows completed.
+    pub windows: u64,
+    /// Windows scored.
+    pub scored: u64,
+    /// Windows above the threshold.
+    pub anomalous: u64,
+    /// Windows with non-finite input.
+    pub invalid: u64,
+    /// Non-finite sample values.
+    pub non_finite_values: u64,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Parses a `window ...` line.
+pub fn parse_window(line: &str) -> Option<DeviceWindow> {
+    let rest = line.strip_prefix("window ")?;
+    let index = rest.split_whitespace().next()?.parse().ok()?;
+    let start = field(line, "start")?.parse().ok()?;
+    let decision = field(line, "decision")?.to_string();
+    let score = if line.contains(" invalid ") {
+        None
+    } else if line.contains(" overflow ") {
+        Some(f32::INFINITY)
+    } else {
+        Some(field(line, "score")?.parse().ok()?)
+    };
+    Some(DeviceWindow { index, start, score, decision, top: field(line, "top").map(str::to_string) })
+}
+
+/// Parses the `summary ...` line.
+pub fn parse_summary(line: &str) -> Option<Summary> {
+    line.strip_prefix("summary ")?;
+    let n = |k: &str| field(line, k).and_then(|v| v.parse().ok());
+    Some(Summary {
+        samples: n("samples")?,
+        windows: n("windows")?,
+        scored: n("scored")?,
+        anomalous: n("anomalous")?,
+        invalid: n("invalid")?,
+        non_finite_values: n("non_finite_values")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_line_kind() {
+        let w = parse_window("window 3 start=12 score=91.03927 decision=Normal top=ch0").unwrap();
+        assert_eq!(
+            (w.index, w.start, w.score, w.decision.as_str(), w.top.as_deref()),
+            (3, 12, Some(91.03927), "Normal", Some("ch0"))
+        );
+        let w = parse_window("window 4 start=16 invalid non_finite=1 first=35 decision=Invalid").unwrap();
+        assert_eq!((w.score, w.decision.as_str()), (None, "Invalid"));
+        let w = parse_window("window 5 start=20 overflow decision=Anomalous").unwrap();
+        assert_eq!(w.score, Some(f32::INFINITY));
+        let s =
+            parse_summary("summary samples=40 windows=9 scored=7 anomalous=0 invalid=2 non_finite_values=1")
+                .unwrap();
+        assert_eq!((s.windows, s.invalid, s.non_finite_values), (9, 2, 1));
+        assert!(parse_window("model x").is_none());
+    }
+}

@@ -1,0 +1,177 @@
+//! Train -> export -> firmware -> same scores: a model trained with `vae-train` on a
+//! simulated machine is embedded in the firmware, which replays the test recording (with
+//! injected faults and a few NaN samples) in QEMU; every window's score must equal the
+//! host's `vae-train score` for the same window to 1e-5 relative, and the same windows must
+//! be flagged.
+
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vae_e2e::device::{parse_summary, parse_window, DeviceWindow};
+use vae_e2e::qemu;
+
+fn cli(args: &[&str]) {
+    let mut full = vec!["vae-train"];
+    full.extend_from_slice(args);
+    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
+    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+}
+
+struct HostWindow {
+    start: u64,
+    score: Option<f32>,
+    anomalous: String,
+    top: String,
+}
+
+fn host_scores(path: &Path) -> Vec<HostWindow> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            HostWindow {
+                start: f[2].parse().unwrap(),
+                score: f[3].parse::<f32>().ok().filter(|v| !v.is_nan()),
+                anomalous: f[4].to_string(),
+                top: f[5].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// A test recording with NaN samples injected at a few rows (the host keeps them as NaN and
+/// reports those windows invalid, as the device does).
+fn with_nans(test_csv: &Path, out: &Path, rows: &[usize]) {
+    let text = std::fs::read_to_string(test_csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for &r in rows {
+        let mut f: Vec<String> = lines[r + 1].split(',').map(str::to_string).collect();
+        f[2] = "NaN".into();
+        lines[r + 1] = f.join(",");
+    }
+    std::fs::write(out, lines.join("\n") + "\n").unwrap();
+}
+
+fn run_case(dir: &Path, extra_fit: &[&str], name: &str) {
+    let (train, test) = (dir.join("train.csv"), dir.join("test.csv"));
+    let model = dir.join(format!("{name}.vaem"));
+    let mut fit = vec!["fit", "--data", train.to_str().unwrap(), "--window", "16", "--hop", "4"];
+    fit.extend_from_slice(&[
+        "--hidden",
+        "32",
+        "--latent",
+        "8",
+        "--epochs",
+        "12",
+        "--quiet",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    fit.extend_from_slice(extra_fit);
+    cli(&fit);
+    let nan_csv = dir.join("test-nan.csv");
+    with_nans(&test, &nan_csv, &[100, 101, 2500]);
+    let host_csv = dir.join(format!("{name}-host.csv"));
+    cli(&[
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        nan_csv.to_str().unwrap(),
+        "--out",
+        host_csv.to_str().unwrap(),
+    ]);
+    let host = host_scores(&host_csv);
+
+    let elf = qemu::Build {
+        model: Some(model.clone()),
+        target_dir: Some(qemu::workspace_root().join("target").join("e2e")),
+        ..Default::default()
+    }
+    .run("firmware")
+    .unwrap_or_else(|e| panic!("{e}"));
+    let run = qemu::run(&elf, &[nan_csv.to_str().unwrap()], Duration::from_secs(300)).unwrap();
+    assert_eq!(run.status, 0, "firmware exit status; log:\n{}", run.lines.join("\n"));
+    let device: Vec<DeviceWindow> = run.lines.iter().filter_map(|l| parse_window(l)).collect();
+    let summary = run.lines.iter().find_map(|l| parse_summary(l)).expect("summary line");
+
+    assert_eq!(device.len(), host.len(), "window count, device vs host");
+    assert!(device.len() > 500);
+    let threshold = vae_train::OwnedModel::load(&model).unwrap().thresholds[0].threshold;
+    let (mut worst, mut flagged) = (0.0f64, 0);
+    for (d, h) in device.iter().zip(&host) {
+        assert_eq!(d.start, h.start, "window {} start", d.index);
+        match (d.score, h.score) {
+            (Some(ds), Some(hs)) => {
+                let rel = ((ds - hs).abs() / hs.abs().max(1.0)) as f64;
+                worst = worst.max(rel);
+                assert!(
+                    rel <= 1e-5,
+                    "window {} at row {}: device {ds}, host {hs} (rel {rel:e})",
+                    d.index,
+                    d.start
+                );
+                // Same decision, unless the score sits within float noise of the threshold.
+                let host_flag = h.anomalous == "yes";
+                if ((hs - threshold).abs() / threshold.abs()) > 1e-5 {
+                    assert_eq!(d.decision == "Anomalous", host_flag, "window {} decision", d.index);
+                }
+                assert_eq!(d.top.as_deref(), Some(h.top.as_str()), "window {} top channel", d.index);
+                flagged += usize::from(host_flag);
+            }
+            (None, None) => assert_eq!((d.decision.as_str(), h.anomalous.as_str()), ("Invalid", "invalid")),
+            (ds, hs) => panic!("window {}: device {ds:?}, host {hs:?}", d.index),
+        }
+    }
+    // 3 NaN samples: rows 100 and 101 share windows, row 2500 has its own.
+    assert_eq!(summary.non_finite_values, 3);
+    assert_eq!(summary.invalid, device.iter().filter(|d| d.score.is_none()).count() as u64);
+    assert_eq!(summary.invalid, 4 + 4);
+    assert!(flagged > 20, "the injected faults should be flagged: {flagged}");
+    eprintln!("{name}: {} windows, worst relative difference {worst:e}, {flagged} flagged", device.len());
+}
+
+fn synth(dir: &Path) {
+    cli(&[
+        "synth",
+        "--out",
+        dir.to_str().unwrap(),
+        "--train-rows",
+        "6000",
+        "--test-rows",
+        "3000",
+        "--seed",
+        "5",
+    ]);
+}
+
+#[test]
+fn device_scores_equal_host_scores_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path());
+    run_case(dir.path(), &[], "det");
+}
+
+#[test]
+fn device_scores_equal_host_scores_importance_weighted() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path());
+    run_case(dir.path(), &["--score", "iwae", "--samples", "4"], "iwae");
+}
+
+#[test]
+fn corrupt_model_fails_the_firmware_build_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad: PathBuf = dir.path().join("bad.vaem");
+    std::fs::write(&bad, b"VAEM\x01\x00garbage").unwrap();
+    let err = qemu::Build {
+        model: Some(bad.clone()),
+        target_dir: Some(qemu::workspace_root().join("target").join("e2e")),
+        ..Default::default()
+    }
+    .run("firmware")
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bad.vaem") && err.contains("model file"), "{err}");
+}

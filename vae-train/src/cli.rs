@@ -1,0 +1,575 @@
+//! The `vae-train` command line: `fit`, `score`, `inspect`, `export`, `import`, `synth`.
+//! Every error is printed as one line naming the file and place, with a non-zero exit.
+
+use crate::data::{self, LoadOptions, NanPolicy, RowRange, Windows};
+use crate::error::Error;
+use crate::model::{ModelMeta, OwnedModel};
+use crate::scoring::{self, ScoredWindow};
+use crate::{atomic, export, synth, train};
+use clap::{Args, Parser, Subcommand};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use vae_core::model_file::{Calibration, Transform};
+use vae_core::{Activation, Decision, Outcome, ScoreConfig, ScoreKind, Threshold};
+
+/// Train a VAE anomaly detector on sensor recordings and ship it to a microcontroller.
+#[derive(Parser, Debug)]
+#[command(name = "vae-train", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train, calibrate a threshold on validation windows, and write the model file.
+    Fit(FitArgs),
+    /// Score every window of recordings with a model (one CSV row per window).
+    Score(ScoreArgs),
+    /// Print a model file's header and verify its checksum.
+    Inspect {
+        /// The model file.
+        model: PathBuf,
+    },
+    /// Write a model's weights with their names as safetensors (for PyTorch).
+    Export {
+        /// The model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output safetensors file.
+        #[arg(long)]
+        safetensors: PathBuf,
+        /// Overwrite an existing output.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build a model file from safetensors in the `export` layout (e.g. trained in PyTorch).
+    Import {
+        /// Input safetensors file.
+        #[arg(long)]
+        safetensors: PathBuf,
+        /// Output model file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing output.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Generate a simulated machine recording (train.csv, test.csv with faults, faults.csv).
+    Synth(SynthArgs),
+}
+
+/// Which recordings to read and how.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Recordings: CSV (header row), .npy or .npz. Several files share their columns.
+    #[arg(long, num_args = 1.., required = true)]
+    pub data: Vec<PathBuf>,
+    /// Columns to use, by name (for .npz: array names, e.g. DE).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// CSV separator (detected from the header when absent).
+    #[arg(long)]
+    pub sep: Option<char>,
+    /// Rows of every file: indices (100:500) or fractions (0:0.7).
+    #[arg(long)]
+    pub rows: Option<String>,
+    /// Drop rows holding NaN/Inf/empty cells instead of refusing the file.
+    #[arg(long)]
+    pub drop_nan: bool,
+}
+
+impl DataArgs {
+    fn options(&self, min_rows: usize, nan: NanPolicy) -> Result<LoadOptions, Error> {
+        let sep = match self.sep {
+            Some(c) if c.is_ascii() => Some(c as u8),
+            Some(c) => return Err(Error::Usage(format!("--sep must be one ASCII character, found {c:?}"))),
+            None => None,
+        };
+        let rows = self.rows.as_deref().map(RowRange::parse).transpose()?;
+        let nan = if self.drop_nan { NanPolicy::DropRows } else { nan };
+        Ok(LoadOptions { columns: self.columns.clone(), sep, rows, nan, min_rows, ..Default::default() })
+    }
+}
+
+/// `fit` options.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// Input recordings.
+    #[command(flatten)]
+    pub input: DataArgs,
+    /// Window length in samples.
+    #[arg(long, default_value_t = 32)]
+    pub window: usize,
+    /// Samples between window starts.
+    #[arg(long, default_value_t = 4)]
+    pub hop: usize,
+    /// Encoder hidden widths, input side first (the decoder mirrors them); 1 to 3 layers.
+    #[arg(long, value_delimiter = ',', default_value = "32")]
+    pub hidden: Vec<usize>,
+    /// Latent width.
+    #[arg(long, default_value_t = 8)]
+    pub latent: usize,
+    /// Hidden activation: tanh, relu or sigmoid.
+    #[arg(long, default_value = "tanh")]
+    pub activation: String,
+    /// Maximum epochs.
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed of initialisation, shuffling and noise (same seed, same model bytes).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epochs over which the KL weight rises from 0 to 1 (0: no warm-up).
+    #[arg(long, default_value_t = 0)]
+    pub kl_warmup: usize,
+    /// Stop after this many epochs without a better validation ELBO (0: never).
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// Share of each recording's rows, at its end, held out for validation and calibration.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Score the model is calibrated for: deterministic, elbo, iwae or recon-prob.
+    #[arg(long, default_value = "deterministic")]
+    pub score: String,
+    /// Latent samples K for sampled scores.
+    #[arg(long, default_value_t = 8)]
+    pub samples: u16,
+    /// Quantile of validation scores taken as the threshold.
+    #[arg(long, default_value_t = 0.995)]
+    pub quantile: f32,
+    /// Model name stored in the file (default: the output file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Output model file. An existing file is kept unless --force (or --resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Continue an interrupted run from OUT.ckpt and OUT.ckpt.state.
+    #[arg(long)]
+    pub resume: bool,
+    /// Per-epoch CSV log (default: OUT.log.csv).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `score` options.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// The model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Recordings (columns default to the model's channel names).
+    #[command(flatten)]
+    pub input: DataArgs,
+    /// Score kind (default: the model's).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Latent samples K (default: the model's).
+    #[arg(long)]
+    pub samples: Option<u16>,
+    /// Output CSV (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `synth` options.
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Rows of the normal recording.
+    #[arg(long, default_value_t = 12_000)]
+    pub train_rows: usize,
+    /// Rows of the test recording (with faults).
+    #[arg(long, default_value_t = 6_000)]
+    pub test_rows: usize,
+    /// Sampling rate in Hz.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f32,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Fit(a) => fit(&a),
+        Command::Score(a) => score(&a),
+        Command::Inspect { model } => inspect(&model),
+        Command::Export { model, safetensors, force } => {
+            let m = OwnedModel::load(&model)?;
+            refuse_clobber(&safetensors, force)?;
+            let bytes = export::to_safetensors(&m)?;
+            atomic::write(&safetensors, &bytes).map_err(|e| Error::io(&safetensors, e))?;
+            println!(
+                "wrote {} ({} bytes, {} tensors)",
+                safetensors.display(),
+                bytes.len(),
+                2 * m.net.layers().count() + 3
+            );
+            Ok(())
+        }
+        Command::Import { safetensors, out, force } => {
+            let bytes = std::fs::read(&safetensors).map_err(|e| Error::io(&safetensors, e))?;
+            let m = export::from_safetensors(&bytes, &safetensors.display().to_string())?;
+            refuse_clobber(&out, force)?;
+            m.save(&out)?;
+            println!("wrote {}", out.display());
+            inspect(&out)
+        }
+        Command::Synth(a) => {
+            let cfg = synth::SynthConfig {
+                seed: a.seed,
+                train_rows: a.train_rows,
+                test_rows: a.test_rows,
+                rate_hz: a.rate,
+                ..Default::default()
+            };
+            if a.train_rows == 0 || a.test_rows < 60 || a.rate.is_nan() || a.rate <= 0.0 {
+                return Err(Error::Usage(
+                    "synth needs --train-rows > 0, --test-rows >= 60 and --rate > 0".into(),
+                ));
+            }
+            let s = synth::generate(&cfg);
+            synth::write(&a.out, &cfg, &s)?;
+            println!(
+                "wrote {}/{{train.csv, test.csv, faults.csv}}: {} + {} rows at {} Hz",
+                a.out.display(),
+                a.train_rows,
+                a.test_rows,
+                a.rate
+            );
+            for f in &s.faults {
+                println!(
+                    "  fault {:<17} on {:<12} rows {}..{}",
+                    f.kind.name(),
+                    f.kind.channel(),
+                    f.start,
+                    f.end
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn refuse_clobber(path: &Path, force: bool) -> Result<(), Error> {
+    if path.exists() && !force {
+        return Err(Error::Usage(format!("{} exists; pass --force to overwrite it", path.display())));
+    }
+    Ok(())
+}
+
+fn parse_kind(s: &str) -> Result<ScoreKind, Error> {
+    ScoreKind::from_name(s).ok_or_else(|| {
+        Error::Usage(format!("unknown score `{s}`: use deterministic, elbo, iwae or recon-prob"))
+    })
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn fit(a: &FitArgs) -> Result<(), Error> {
+    if !a.resume {
+        refuse_clobber(&a.out, a.force)?;
+    }
+    if a.window == 0 || a.hop == 0 {
+        return Err(Error::Usage("--window and --hop must be at least 1".into()));
+    }
+    if !(0.0..=1.0).contains(&a.quantile) {
+        return Err(Error::Usage(format!("--quantile must lie in [0, 1], found {}", a.quantile)));
+    }
+    let activation =
+        Activation::from_name(&a.activation).filter(|a| *a != Activation::Identity).ok_or_else(|| {
+            Error::Usage(format!("unknown --activation `{}`: use tanh, relu or sigmoid", a.activation))
+        })?;
+    let score = ScoreConfig::new(parse_kind(&a.score)?, a.samples)?;
+
+    let recs = data::load(&a.input.data, &a.input.options(a.window, NanPolicy::Refuse)?)?;
+    for r in &recs {
+        if !r.dropped_rows.is_empty() {
+            eprintln!(
+                "note: {}: dropped {} row(s) with NaN/Inf/empty cells",
+                r.path.display(),
+                r.dropped_rows.len()
+            );
+        }
+    }
+    let split = data::split(&recs, a.val_fraction, a.window)?;
+    for n in &split.notes {
+        eprintln!("note: {n}");
+    }
+    let stats = data::Stats::fit(&split.train)?;
+    let channels = recs.first().map(|r| r.channels.clone()).unwrap_or_default();
+    for &c in &stats.floored {
+        eprintln!(
+            "note: channel `{}` is (nearly) constant in the training rows; its std is floored",
+            channels[c]
+        );
+    }
+    let (mut train_recs, mut val_recs) = (split.train, split.val);
+    for r in train_recs.iter_mut().chain(val_recs.iter_mut()) {
+        stats.apply(r)?;
+    }
+    let tw = data::windows_of(&train_recs, a.window, a.hop)?;
+    let vw = if val_recs.is_empty() { None } else { Some(data::windows_of(&val_recs, a.window, a.hop)?) };
+    let x = a.window * channels.len();
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| a.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let meta = ModelMeta {
+        name,
+        seed: a.seed,
+        window: a.window,
+        hop: a.hop,
+        channels: channels.clone(),
+        norm_mean: stats.mean.clone(),
+        norm_std: stats.std.clone(),
+        score,
+        transform: Transform::Raw,
+    };
+    eprintln!(
+        "training on {} windows ({} validation) of {} x {} = {} inputs; hidden {:?}, latent {}",
+        tw.len(),
+        vw.as_ref().map_or(0, Windows::len),
+        a.window,
+        channels.len(),
+        x,
+        a.hidden,
+        a.latent
+    );
+    let cfg = train::TrainConfig {
+        hidden: a.hidden.clone(),
+        latent: a.latent,
+        activation,
+        epochs: a.epochs,
+        batch_size: a.batch,
+        learning_rate: a.lr,
+        seed: a.seed,
+        kl_warmup: a.kl_warmup,
+        patience: (a.patience > 0).then_some(a.patience),
+        checkpoint: Some(with_suffix(&a.out, ".ckpt")),
+        log: Some(a.log.clone().unwrap_or_else(|| with_suffix(&a.out, ".log.csv"))),
+        resume: a.resume,
+        progress: !a.quiet,
+    };
+    let empty: Vec<f32> = Vec::new();
+    let outcome = train::train(&tw.data, vw.as_ref().map_or(&empty, |w| &w.data), x, &meta, &cfg)?;
+    let mut model = OwnedModel { meta, net: outcome.net, thresholds: Vec::new() };
+
+    // Threshold: a quantile of the scores of normal windows the model was not fitted on.
+    let (cal_windows, on) = match &vw {
+        Some(w) if !w.is_empty() => (w, "validation"),
+        _ => {
+            eprintln!("note: no validation windows; calibrating on training windows (optimistic)");
+            (&tw, "training")
+        }
+    };
+    let scored = scoring::score_windows(&model, cal_windows, score)?;
+    let mut quantiles = vec![a.quantile];
+    quantiles.extend([0.99f32, 0.999].into_iter().filter(|q| (q - a.quantile).abs() > 1e-6));
+    for q in quantiles {
+        let t = scoring::calibrate(&scored, q)?;
+        model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
+    }
+    model.save(&a.out)?;
+    let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
+    println!(
+        "wrote {} ({} bytes): best epoch {} of {}{}, {} loss {:.3} nats/window; threshold {:.3} at the {} quantile of {} {} scores",
+        a.out.display(),
+        std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0),
+        outcome.best_epoch,
+        outcome.history.len(),
+        if outcome.stopped_early { " (early stop)" } else { "" },
+        if best.and_then(|b| b.val_loss).is_some() { "validation" } else { "training" },
+        outcome.best_loss,
+        model.thresholds[0].threshold,
+        a.quantile,
+        scored.len(),
+        on
+    );
+    Ok(())
+}
+
+fn score(a: &ScoreArgs) -> Result<(), Error> {
+    let model = OwnedModel::load(&a.model)?;
+    if let Some(out) = &a.out {
+        refuse_clobber(out, a.force)?;
+    }
+    let mut config = model.meta.score;
+    if a.kind.is_some() || a.samples.is_some() {
+        let kind = a.kind.as_deref().map(parse_kind).transpose()?.unwrap_or(config.kind());
+        config = ScoreConfig::new(kind, a.samples.unwrap_or(config.samples()))?;
+    }
+    let mut input = a.input.clone();
+    if input.columns.is_none() {
+        input.columns = Some(model.meta.channels.clone());
+    }
+    let mut recs = data::load(&input.data, &input.options(model.meta.window, NanPolicy::Keep)?)?;
+    if let Some(r) = recs.first() {
+        if r.channels != model.meta.channels {
+            return Err(Error::Usage(format!(
+                "{}: columns {:?} do not match the model's channels {:?}",
+                r.path.display(),
+                r.channels,
+                model.meta.channels
+            )));
+        }
+    }
+    scoring::normalise(&model, &mut recs);
+    let windows = data::windows_of(&recs, model.meta.window, model.meta.hop)?;
+    let scored = scoring::score_windows(&model, &windows, config)?;
+    let threshold = model.thresholds.first().and_then(|c| Threshold::new(c.threshold).ok());
+    let text = scores_csv(&model, &recs, &scored, threshold.as_ref());
+    match &a.out {
+        Some(out) => {
+            atomic::write(out, text.as_bytes()).map_err(|e| Error::io(out, e))?;
+            let flagged = scored
+                .iter()
+                .filter(|s| threshold.is_some_and(|t| s.outcome.decide(&t) == Decision::Anomalous))
+                .count();
+            let invalid = scored.iter().filter(|s| matches!(s.outcome, Outcome::NonFinite { .. })).count();
+            println!(
+                "wrote {}: {} windows, {} anomalous, {} invalid (NaN/Inf); score {} K={}",
+                out.display(),
+                scored.len(),
+                flagged,
+                invalid,
+                config.kind().name(),
+                config.samples()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// One CSV row per window: where it is, its score and decision, and its per-channel split.
+fn scores_csv(
+    model: &OwnedModel,
+    recs: &[data::Recording],
+    scored: &[ScoredWindow],
+    t: Option<&Threshold>,
+) -> String {
+    let mut s = String::from("file,window,start_row,score,anomalous,top_channel");
+    for c in &model.meta.channels {
+        let _ = write!(s, ",nll_{c}");
+    }
+    s.push('\n');
+    for w in scored {
+        let rec = &recs[w.recording];
+        let file = rec.path.display().to_string();
+        let file =
+            if file.contains([',', '"']) { format!("\"{}\"", file.replace('"', "\"\"")) } else { file };
+        let row = rec.file_row(w.start);
+        let (score, top) = match w.outcome {
+            Outcome::Scored(sc) => (sc.score.to_string(), model.meta.channels[sc.top_channel].clone()),
+            Outcome::Overflow => ("inf".into(), String::new()),
+            Outcome::NonFinite { .. } => ("nan".into(), String::new()),
+        };
+        let flag = match (t.map(|t| w.outcome.decide(t)), &w.outcome) {
+            (_, Outcome::NonFinite { .. }) => "invalid",
+            (Some(Decision::Anomalous), _) => "yes",
+            (Some(_), _) => "no",
+            (None, _) => "",
+        };
+        let _ = write!(s, "{file},{},{row},{score},{flag},{top}", w.index);
+        for c in 0..model.meta.channels.len() {
+            match w.channel_nll.get(c) {
+                Some(v) => {
+                    let _ = write!(s, ",{v}");
+                }
+                None => s.push(','),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// `inspect`: the header, layer by layer, the cost on the device, and the checksum verdict.
+pub fn inspect(path: &Path) -> Result<(), Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let aligned = crate::model::AlignedBytes::new(&bytes);
+    let f = vae_core::ModelFile::parse(aligned.bytes()).map_err(|e| Error::from(e).in_file(path))?;
+    let h = f.header();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}: valid model file (format v{}, CRC-32 ok)",
+        path.display(),
+        vae_core::model_file::VERSION
+    );
+    let _ = writeln!(o, "  name        {}", h.name);
+    let _ = writeln!(
+        o,
+        "  input       window {} x {} channels = {} values, hop {}, transform {}",
+        h.window,
+        h.channels,
+        h.input_len,
+        h.hop,
+        h.transform.name()
+    );
+    let _ = writeln!(o, "  latent      {}", h.latent_len);
+    let _ = writeln!(
+        o,
+        "  layers      {} encoder hidden, {} decoder hidden",
+        h.encoder_depth(),
+        h.decoder_depth()
+    );
+    for (i, l) in h.layers().iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "    {:<16} {:>4} -> {:<4} {}",
+            h.part(i).name(),
+            l.inputs,
+            l.outputs,
+            l.activation.name()
+        );
+    }
+    let _ = writeln!(o, "  parameters  {} (f32)", h.param_count());
+    let _ = writeln!(o, "  flash       {} bytes (the whole file is embedded)", bytes.len());
+    let _ = writeln!(o, "  cost        {} multiply-accumulates per deterministic score", h.macs());
+    let _ = writeln!(o, "  score       {} (K = {})", h.score.kind().name(), h.score.samples());
+    if h.thresholds().is_empty() {
+        let _ = writeln!(o, "  threshold   none (uncalibrated)");
+    }
+    for (i, c) in h.thresholds().iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "  threshold   {:.4} at quantile {}{}",
+            c.threshold,
+            c.quantile,
+            if i == 0 { " (decision)" } else { "" }
+        );
+    }
+    let _ = writeln!(o, "  seed        {}", h.seed);
+    let _ = writeln!(o, "  normalisation (training data):");
+    for ((name, m), s) in h.channel_names().zip(f.norm_mean()).zip(f.norm_std()) {
+        let _ = writeln!(o, "    {name:<24} mean {m:>12.6}  std {s:>12.6}");
+    }
+    print!("{o}");
+    Ok(())
+}
