@@ -9,6 +9,7 @@ use crate::{atomic, export, synth, train};
 use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use vae_core::model_file::{Calibration, Transform};
 use vae_core::{Activation, Decision, Outcome, ScoreConfig, ScoreKind, Threshold};
 
@@ -163,6 +164,10 @@ pub struct FitArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Where to train: cpu, or cuda (needs a build with `--features cuda`, the CUDA toolkit and
+    /// a GPU).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// `score` options.
@@ -376,7 +381,40 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         progress: !a.quiet,
     };
     let empty: Vec<f32> = Vec::new();
-    let outcome = train::train(&tw.data, vw.as_ref().map_or(&empty, |w| &w.data), x, &meta, &cfg)?;
+    let val = vw.as_ref().map_or(&empty, |w| &w.data);
+    // Ctrl-C stops at the next batch with the resume state of the last finished epoch on disk;
+    // a second Ctrl-C exits at once (the state is written atomically, so it stays valid).
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: stopping after this batch (Ctrl-C again to quit now)");
+    });
+    let outcome = match a.device.as_str() {
+        "cpu" => train::train_with(
+            &dfdx::tensor::Cpu::seed_from_u64(a.seed),
+            &tw.data,
+            val,
+            x,
+            &meta,
+            &cfg,
+            Some(&STOP),
+        )?,
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            let dev = dfdx::tensor::Cuda::try_build(0, a.seed)
+                .map_err(|e| Error::Usage(format!("cannot open CUDA device 0: {e:?}")))?;
+            train::train_with(&dev, &tw.data, val, x, &meta, &cfg, Some(&STOP))?
+        }
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => {
+            return Err(Error::Usage(
+                "this vae-train was built without CUDA: rebuild with `--features cuda`".into(),
+            ))
+        }
+        d => return Err(Error::Usage(format!("unknown --device `{d}`: use cpu or cuda"))),
+    };
     let mut model = OwnedModel { meta, net: outcome.net, thresholds: Vec::new() };
 
     // Threshold: a quantile of the scores of normal windows the model was not fitted on.
@@ -395,6 +433,11 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
     }
     model.save(&a.out)?;
+    // The run is complete: its checkpoint and resume state have served their purpose.
+    if let Some(ckpt) = &cfg.checkpoint {
+        let _ = std::fs::remove_file(train::state_path(ckpt));
+        let _ = std::fs::remove_file(ckpt);
+    }
     let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
     println!(
         "wrote {} ({} bytes): best epoch {} of {}{}, {} loss {:.3} nats/window; threshold {:.3} at the {} quantile of {} {} scores",
