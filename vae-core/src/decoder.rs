@@ -31,17 +31,22 @@ impl<'a, B: Layers<Z, H>, const Z: usize, const H: usize, const X: usize> Decode
 
     /// The Gaussian mean m(z).
     pub fn mean(&self, z: &[f32; Z]) -> [f32; X] {
+        let mut m = [0.0f32; X];
+        self.mean_into(z, &mut m);
+        m
+    }
+
+    /// The Gaussian mean m(z), written into `out` (no copy of a returned array).
+    pub fn mean_into(&self, z: &[f32; Z], out: &mut [f32; X]) {
         let mut h = [0.0f32; H];
         self.body.forward(z, &mut h);
-        let mut m = [0.0f32; X];
-        self.mean.forward(&h, &mut m);
-        m
+        self.mean.forward(&h, out);
     }
 
     /// log p(x|z) = -1/2 sum_i ((x_i - m_i)^2 exp(-s_i) + s_i + ln 2 pi).
     pub fn log_likelihood(&self, x: &[f32; X], z: &[f32; Z]) -> f32 {
         let m = self.mean(z);
-        -0.5 * weighted_squares(x, &m, &self.precision, &mut []) + self.log_norm
+        -0.5 * weighted_squares(x, &m, &self.precision, &mut [], &mut []) + self.log_norm
     }
 
     /// The per-dimension log-variances s.
@@ -108,24 +113,57 @@ pub(crate) fn fill_noise_constants(log_var: &[f32], precision: &mut [f32]) -> Re
     Ok(-0.5 * sum)
 }
 
-/// sum_i (x_i - m_i)^2 p_i, also added per channel into `channels` (dimension i belongs to
-/// channel i mod C, the time-major layout of a window; an empty `channels` skips that).
+/// sum_i (x_i - m_i)^2 p_i over a time-major window (dimension i belongs to channel i mod C,
+/// C = `channels.len()`), also added per channel into `channels`. The sum runs per channel
+/// first (in time order, into `tmp`, C floats), then over channels, the order
+/// [`weighted_squares_fixed`] uses too, so both give the same bits. With no channels it is a
+/// plain sum. `x.len()` must be a multiple of C (the callers check it).
 #[inline]
-pub(crate) fn weighted_squares(x: &[f32], m: &[f32], precision: &[f32], channels: &mut [f32]) -> f32 {
-    let mut total = 0.0f32;
-    let c_len = channels.len();
-    let mut c = 0usize;
-    for ((&xi, &mi), &pi) in x.iter().zip(m).zip(precision) {
-        let d = xi - mi;
-        let q = d * d * pi;
-        total += q;
-        if let Some(slot) = channels.get_mut(c) {
-            *slot += q;
-            c += 1;
-            if c == c_len {
-                c = 0;
-            }
+pub(crate) fn weighted_squares(x: &[f32], m: &[f32], precision: &[f32], channels: &mut [f32], tmp: &mut [f32]) -> f32 {
+    let c = channels.len();
+    if c == 0 {
+        let mut total = 0.0f32;
+        for ((&xi, &mi), &pi) in x.iter().zip(m).zip(precision) {
+            let d = xi - mi;
+            total += d * d * pi;
         }
+        return total;
+    }
+    tmp.fill(0.0);
+    for ((xs, ms), ps) in x.chunks_exact(c).zip(m.chunks_exact(c)).zip(precision.chunks_exact(c)) {
+        for (((&xi, &mi), &pi), acc) in xs.iter().zip(ms).zip(ps).zip(tmp.iter_mut()) {
+            let d = xi - mi;
+            *acc += d * d * pi;
+        }
+    }
+    let mut total = 0.0f32;
+    for (slot, &acc) in channels.iter_mut().zip(tmp.iter()) {
+        *slot += acc;
+        total += acc;
+    }
+    total
+}
+
+/// [`weighted_squares`] for a channel count known at compile time: the per-channel sums stay
+/// in registers (the device's hot loop).
+#[inline]
+pub(crate) fn weighted_squares_fixed<const C: usize>(
+    x: &[f32],
+    m: &[f32],
+    precision: &[f32],
+    channels: &mut [f32],
+) -> f32 {
+    let mut acc = [0.0f32; C];
+    for ((xs, ms), ps) in x.as_chunks::<C>().0.iter().zip(m.as_chunks::<C>().0).zip(precision.as_chunks::<C>().0) {
+        for c in 0..C {
+            let d = xs[c] - ms[c];
+            acc[c] += d * d * ps[c];
+        }
+    }
+    let mut total = 0.0f32;
+    for (slot, &a) in channels.iter_mut().zip(acc.iter()) {
+        *slot += a;
+        total += a;
     }
     total
 }
@@ -178,8 +216,11 @@ mod tests {
         let m = [0.0; 6];
         let p = [1.0; 6];
         let mut ch = [0.0; 2];
-        let total = weighted_squares(&x, &m, &p, &mut ch);
+        let total = weighted_squares(&x, &m, &p, &mut ch, &mut [0.0; 2]);
         assert_eq!(total, 91.0);
         assert_eq!(ch, [1.0 + 9.0 + 25.0, 4.0 + 16.0 + 36.0]);
+        let mut fixed = [0.0; 2];
+        assert_eq!(weighted_squares_fixed::<2>(&x, &m, &p, &mut fixed), 91.0);
+        assert_eq!(fixed, ch);
     }
 }

@@ -223,7 +223,7 @@ impl<'a> DynVae<'a> {
 
     /// Floats of `work` that [`DynVae::score`] needs for `channels` channels.
     pub fn work_len(&self, channels: usize) -> usize {
-        5 * self.latent_len() + self.input_len() + channels + 2 * self.width
+        5 * self.latent_len() + self.input_len() + 2 * channels + 2 * self.width
     }
 
     /// Multiply-accumulates of one deterministic score.
@@ -262,9 +262,10 @@ impl<'a> DynVae<'a> {
         let (eps, rest) = rest.split_at_mut(zl);
         let (z, rest) = rest.split_at_mut(zl);
         let (mean, rest) = rest.split_at_mut(xl);
-        let (channel_sq, scratch) = rest.split_at_mut(c);
-        let w = Work { mu, log_var, sigma, eps, z, mean, channel_sq, scratch };
-        Ok(evaluate(self, x, config, rng, w, Some(channel_nll)))
+        let (channel_sq, rest) = rest.split_at_mut(c);
+        let (channel_tmp, scratch) = rest.split_at_mut(c);
+        let w = Work { mu, log_var, sigma, eps, z, mean, channel_sq, channel_tmp, scratch };
+        Ok(evaluate::<Self, 0>(self, x, config, rng, w, Some(channel_nll)))
     }
 }
 

@@ -20,12 +20,17 @@ impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize> Encode
 
     /// q(z|x) for one input.
     pub fn encode(&self, x: &[f32; X]) -> Posterior<Z> {
+        let mut post = Posterior { mu: [0.0; Z], log_var: [0.0; Z] };
+        self.encode_into(x, &mut post.mu, &mut post.log_var);
+        post
+    }
+
+    /// q(z|x) written into `mu` and `log_var` (no copy of a returned value).
+    pub fn encode_into(&self, x: &[f32; X], mu: &mut [f32; Z], log_var: &mut [f32; Z]) {
         let mut h = [0.0f32; H];
         self.body.forward(x, &mut h);
-        let mut post = Posterior { mu: [0.0; Z], log_var: [0.0; Z] };
-        self.mu.forward(&h, &mut post.mu);
-        self.log_var.forward(&h, &mut post.log_var);
-        post
+        self.mu.forward(&h, mu);
+        self.log_var.forward(&h, log_var);
     }
 
     /// The hidden stack.

@@ -10,7 +10,7 @@
 //! The anomaly score is minus the bound: a window unlike the training data has a low bound
 //! and a high score.
 
-use crate::decoder::weighted_squares;
+use crate::decoder::{weighted_squares, weighted_squares_fixed};
 use crate::error::Error;
 use crate::gaussian::{kl_to_std_normal, log_q_at_noise, log_std_normal, LogSumExp};
 use crate::math::{self, LN_2PI};
@@ -207,12 +207,25 @@ pub(crate) struct Work<'w> {
     pub z: &'w mut [f32],
     pub mean: &'w mut [f32],
     pub channel_sq: &'w mut [f32],
+    /// C floats for the run-time-sized channel split (unused when C is a constant).
+    pub channel_tmp: &'w mut [f32],
     pub scratch: &'w mut [f32],
 }
 
+/// The weighted squared residuals, with the compile-time channel count `C` when the caller
+/// knows it (`C = 0`: the count is `channel_sq.len()`, known at run time).
+#[inline]
+fn residuals<const C: usize>(x: &[f32], m: &[f32], p: &[f32], channel_sq: &mut [f32], tmp: &mut [f32]) -> f32 {
+    if C > 0 {
+        weighted_squares_fixed::<C>(x, m, p, channel_sq)
+    } else {
+        weighted_squares(x, m, p, channel_sq, tmp)
+    }
+}
+
 /// Scores one window. `channel_nll`, when given (length C), receives -log p(x|z) split by
-/// channel (its sum is `-recon`).
-pub(crate) fn evaluate<N: Network + ?Sized>(
+/// channel (its sum is `-recon`). `C` is the channel count when known at compile time, else 0.
+pub(crate) fn evaluate<N: Network + ?Sized, const C: usize>(
     net: &N,
     x: &[f32],
     config: ScoreConfig,
@@ -221,14 +234,14 @@ pub(crate) fn evaluate<N: Network + ?Sized>(
     channel_nll: Option<&mut [f32]>,
 ) -> Outcome {
     match config.kind {
-        ScoreKind::Deterministic => evaluate_deterministic(net, x, w, channel_nll),
-        kind => evaluate_sampled(net, x, kind, config.samples, rng, w, channel_nll),
+        ScoreKind::Deterministic => evaluate_deterministic::<N, C>(net, x, w, channel_nll),
+        kind => evaluate_sampled::<N, C>(net, x, kind, config.samples, rng, w, channel_nll),
     }
 }
 
 /// [`ScoreKind::Deterministic`]: no sampler, no noise (and none of their code linked by a
 /// caller that only uses this).
-pub(crate) fn evaluate_deterministic<N: Network + ?Sized>(
+pub(crate) fn evaluate_deterministic<N: Network + ?Sized, const C: usize>(
     net: &N,
     x: &[f32],
     w: Work<'_>,
@@ -241,12 +254,12 @@ pub(crate) fn evaluate_deterministic<N: Network + ?Sized>(
     let kl = kl_to_std_normal(w.mu, w.log_var);
     w.channel_sq.fill(0.0);
     net.decode(w.mu, w.mean, w.scratch);
-    let recon = -0.5 * weighted_squares(x, w.mean, net.precision(), w.channel_sq) + net.log_norm();
+    let recon = -0.5 * residuals::<C>(x, w.mean, net.precision(), w.channel_sq, w.channel_tmp) + net.log_norm();
     finish(net, recon, recon - kl, kl, w.channel_sq, channel_nll)
 }
 
 /// The sampled kinds: K reparameterised draws z_k = mu + sigma * eps_k.
-fn evaluate_sampled<N: Network + ?Sized>(
+fn evaluate_sampled<N: Network + ?Sized, const C: usize>(
     net: &N,
     x: &[f32],
     kind: ScoreKind,
@@ -274,7 +287,7 @@ fn evaluate_sampled<N: Network + ?Sized>(
             *z = m + s * e;
         }
         net.decode(w.z, w.mean, w.scratch);
-        let ll = -0.5 * weighted_squares(x, w.mean, precision, w.channel_sq) + log_norm;
+        let ll = -0.5 * residuals::<C>(x, w.mean, precision, w.channel_sq, w.channel_tmp) + log_norm;
         recon_sum += ll;
         if kind == ScoreKind::Iwae {
             lse.add(ll + log_std_normal(w.z) - log_q_at_noise(w.eps, w.log_var));
@@ -293,6 +306,15 @@ fn evaluate_sampled<N: Network + ?Sized>(
 
 /// `NonFinite` with the count and first index of NaN/Inf values, if any.
 fn non_finite(x: &[f32]) -> Option<Outcome> {
+    // Fast path: v * 0 is 0 for every finite v and NaN for NaN and both infinities, so one
+    // multiply-add per value answers "all finite?" without a branch per value.
+    let mut probe = 0.0f32;
+    for v in x {
+        probe += v * 0.0;
+    }
+    if probe == 0.0 {
+        return None;
+    }
     let mut count = 0usize;
     let mut first = 0usize;
     for (i, v) in x.iter().enumerate() {

@@ -73,9 +73,10 @@ where
             z: &mut [],
             mean: &mut mean,
             channel_sq: &mut channel_sq,
+            channel_tmp: &mut [],
             scratch: &mut [],
         };
-        evaluate_deterministic(self, x, work, None)
+        evaluate_deterministic::<Self, C>(self, x, work, None)
     }
 
     fn score_inner<const C: usize>(
@@ -101,9 +102,10 @@ where
             z: &mut z,
             mean: &mut mean,
             channel_sq: &mut channel_sq,
+            channel_tmp: &mut [],
             scratch: &mut [],
         };
-        evaluate(self, x, config, rng, work, channel_nll.map(|c| c.as_mut_slice()))
+        evaluate::<Self, C>(self, x, config, rng, work, channel_nll.map(|c| c.as_mut_slice()))
     }
 
     /// Multiply-accumulates of one deterministic score (encoder plus one decoder pass).
@@ -131,15 +133,13 @@ where
         if let (Some(x), Some(mu), Some(log_var)) =
             (x.first_chunk::<X>(), mu.first_chunk_mut::<Z>(), log_var.first_chunk_mut::<Z>())
         {
-            let post = self.encoder.encode(x);
-            *mu = post.mu;
-            *log_var = post.log_var;
+            self.encoder.encode_into(x, mu, log_var);
         }
     }
 
     fn decode(&self, z: &[f32], mean: &mut [f32], _scratch: &mut [f32]) {
         if let (Some(z), Some(mean)) = (z.first_chunk::<Z>(), mean.first_chunk_mut::<X>()) {
-            *mean = self.decoder.mean(z);
+            self.decoder.mean_into(z, mean);
         }
     }
 
