@@ -1,6 +1,7 @@
 //! Scores sensor windows by ELBO on a Cortex-M4F with the model embedded at build time.
 //!
-//! samples (board) -> vae-core `Detector` (normalise, window, score, decide) -> defmt log.
+//! samples (board) -> vae-core `Detector` (normalise, window, transform, score, smooth,
+//! decide) -> defmt log.
 //! Every window logs one line; NaN/Inf samples are counted and their windows reported as
 //! invalid, never scored and never a panic. The board feature picks the sample source and
 //! the logger: `qemu` replays a CSV from the host over semihosting, `nrf52840` samples its
@@ -20,7 +21,7 @@ mod model {
 
 // The critical-section implementation defmt needs comes from cortex-m.
 use cortex_m as _;
-use model::{Model, C, HOP, MACS, W, X};
+use model::{Model, C, HOP, MACS, N, W, X};
 use vae_core::detector::{Detector, Report, WindowModel};
 use vae_core::model_file::ChannelNames;
 use vae_core::{ModelFile, Outcome, Rng, ScoreConfig};
@@ -73,8 +74,18 @@ fn run() -> Result<(), Stop> {
         .threshold()
         .ok_or(Stop::Model(vae_core::Error::InvalidField { field: "threshold count", found: 0 }))?;
     let config = header.score;
-    let mut detector: Detector<Scorer, C, W, X> =
-        Detector::new(Scorer(vae), normalizer, HOP, threshold, config, header.seed).map_err(Stop::Model)?;
+    // The model file's transform (front end, wandering levels, smoothing) runs on the device
+    // exactly as on the host.
+    let mut detector: Detector<Scorer, C, W, N, X> = Detector::with_transform(
+        Scorer(vae),
+        normalizer,
+        HOP,
+        header.transform,
+        threshold,
+        config,
+        header.seed,
+    )
+    .map_err(Stop::Model)?;
     defmt::info!(
         "model {=str}: X={=usize} C={=usize} W={=usize} hop={=usize} macs={=usize} score={} K={=u16} threshold={=f32}",
         header.name,
@@ -99,7 +110,7 @@ fn run() -> Result<(), Stop> {
             let report = detector.score(window);
             #[cfg(feature = "bench")]
             bench::bench_end();
-            log(&report, header.channel_names());
+            log(&report, header.channel_names(), header.transform.smoothing > 1);
         }
     }
     let c = detector.counters();
@@ -115,10 +126,20 @@ fn run() -> Result<(), Stop> {
     Ok(())
 }
 
-/// One line per window, in a fixed format the host tests parse.
-fn log(r: &Report, mut names: ChannelNames<'static>) {
+/// One line per window, in a fixed format the host tests parse. With smoothing, the score
+/// the decision used (the mean of the last window scores) follows as `smoothed=`.
+fn log(r: &Report, mut names: ChannelNames<'static>, smoothing: bool) {
     let (i, start) = (r.window.index, r.window.start);
     match r.outcome {
+        Outcome::Scored(s) if smoothing => defmt::println!(
+            "window {=u64} start={=u64} score={=f32} smoothed={=f32} decision={} top={=str}",
+            i,
+            start,
+            s.score,
+            r.score.unwrap_or(f32::NAN),
+            r.decision,
+            names.nth(s.top_channel).unwrap_or("?")
+        ),
         Outcome::Scored(s) => defmt::println!(
             "window {=u64} start={=u64} score={=f32} decision={} top={=str}",
             i,

@@ -88,3 +88,45 @@ mod tests {
         assert!(parse_window("model x").is_none());
     }
 }
+
+/// One window of a `vae-train score --out` CSV.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostWindow {
+    /// Window index within its file.
+    pub index: u64,
+    /// First row of the window in its file.
+    pub start: u64,
+    /// The anomaly score; `None` for invalid windows, `+inf` for overflow.
+    pub score: Option<f32>,
+    /// `yes`, `no` or `invalid`.
+    pub anomalous: String,
+    /// The top channel (empty for invalid windows).
+    pub top: String,
+}
+
+/// Reads the windows of a score CSV written by `vae-train score --out` (columns `file,window,
+/// start_row,score,anomalous,top_channel,...`; the file column holds no comma here).
+pub fn read_host_scores(text: &str) -> Result<Vec<HostWindow>, String> {
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .map(|(i, l)| {
+            let f: Vec<&str> = l.split(',').collect();
+            let bad = || format!("score CSV line {}: unexpected `{l}`", i + 2);
+            if f.len() < 6 {
+                return Err(bad());
+            }
+            Ok(HostWindow {
+                index: f[1].parse().map_err(|_| bad())?,
+                start: f[2].parse().map_err(|_| bad())?,
+                score: match f[3] {
+                    "nan" => None,
+                    "inf" => Some(f32::INFINITY),
+                    s => Some(s.parse().map_err(|_| bad())?),
+                },
+                anomalous: f[4].to_string(),
+                top: f[5].to_string(),
+            })
+        })
+        .collect()
+}

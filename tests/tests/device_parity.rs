@@ -7,7 +7,7 @@
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use vae_e2e::device::{parse_summary, parse_window, DeviceWindow};
+use vae_e2e::device::{parse_summary, parse_window, read_host_scores, DeviceWindow, HostWindow};
 use vae_e2e::qemu;
 
 fn cli(args: &[&str]) {
@@ -17,27 +17,8 @@ fn cli(args: &[&str]) {
     vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
 }
 
-struct HostWindow {
-    start: u64,
-    score: Option<f32>,
-    anomalous: String,
-    top: String,
-}
-
 fn host_scores(path: &Path) -> Vec<HostWindow> {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            HostWindow {
-                start: f[2].parse().unwrap(),
-                score: f[3].parse::<f32>().ok().filter(|v| !v.is_nan()),
-                anomalous: f[4].to_string(),
-                top: f[5].to_string(),
-            }
-        })
-        .collect()
+    read_host_scores(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A test recording with NaN samples injected at a few rows (the host keeps them as NaN and

@@ -119,7 +119,13 @@ pub(crate) fn fill_noise_constants(log_var: &[f32], precision: &mut [f32]) -> Re
 /// [`weighted_squares_fixed`] uses too, so both give the same bits. With no channels it is a
 /// plain sum. `x.len()` must be a multiple of C (the callers check it).
 #[inline]
-pub(crate) fn weighted_squares(x: &[f32], m: &[f32], precision: &[f32], channels: &mut [f32], tmp: &mut [f32]) -> f32 {
+pub(crate) fn weighted_squares(
+    x: &[f32],
+    m: &[f32],
+    precision: &[f32],
+    channels: &mut [f32],
+    tmp: &mut [f32],
+) -> f32 {
     let c = channels.len();
     if c == 0 {
         let mut total = 0.0f32;
@@ -154,7 +160,9 @@ pub(crate) fn weighted_squares_fixed<const C: usize>(
     channels: &mut [f32],
 ) -> f32 {
     let mut acc = [0.0f32; C];
-    for ((xs, ms), ps) in x.as_chunks::<C>().0.iter().zip(m.as_chunks::<C>().0).zip(precision.as_chunks::<C>().0) {
+    for ((xs, ms), ps) in
+        x.as_chunks::<C>().0.iter().zip(m.as_chunks::<C>().0).zip(precision.as_chunks::<C>().0)
+    {
         for c in 0..C {
             let d = xs[c] - ms[c];
             acc[c] += d * d * ps[c];

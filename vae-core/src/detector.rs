@@ -1,8 +1,10 @@
 //! The streaming pipeline of a device: raw samples in, one report per window out.
 //!
-//! sample -> [`Normalizer`] -> [`Windower`] -> model score -> [`Decision`]. Window `k`
-//! (starting at sample `k * hop`) draws its noise from `Rng::for_stream(seed, k)`, so a
-//! sampled score equals the one the host computes for the same window of the recording.
+//! sample -> [`Normalizer`] -> [`Windower`] -> [`Transform`] (features) -> model score ->
+//! [`Smoother`] -> [`Decision`]. Window `k` (starting at sample `k * hop`) draws its noise
+//! from `Rng::for_stream(seed, k)`, so a sampled score equals the one the host computes for
+//! the same window of the recording; the transform and the smoothing are the same code on
+//! both sides.
 
 use crate::dense::Layers;
 use crate::error::Error;
@@ -10,6 +12,7 @@ use crate::normalize::Normalizer;
 use crate::rng::Rng;
 use crate::score::{Decision, Outcome, ScoreConfig};
 use crate::threshold::Threshold;
+use crate::transform::{Smoother, Transform};
 use crate::vae::Vae;
 use crate::windower::Windower;
 
@@ -48,6 +51,10 @@ pub struct Report {
     pub window: ReadyWindow,
     /// Its outcome (score, or why there is none).
     pub outcome: Outcome,
+    /// The score the decision compared with the threshold: the window's own score, or with
+    /// smoothing the mean of the last scores (`+inf` after an overflow; `None` when the
+    /// window was not scored).
+    pub score: Option<f32>,
     /// Its decision against the threshold.
     pub decision: Decision,
 }
@@ -68,11 +75,14 @@ pub struct Counters {
     pub invalid: u64,
 }
 
-/// Samples of `C` channels in, windows of `W` samples (`X = W * C` model inputs) scored.
-pub struct Detector<M, const C: usize, const W: usize, const X: usize> {
+/// Samples of `C` channels in, windows of `W` samples (`N = W * C` values) out, turned into
+/// `X` network inputs by the model's [`Transform`], scored, smoothed and decided.
+pub struct Detector<M, const C: usize, const W: usize, const N: usize, const X: usize> {
     model: M,
     normalizer: Normalizer<C>,
     windower: Windower<C, W>,
+    transform: Transform,
+    smoother: Smoother,
     threshold: Threshold,
     config: ScoreConfig,
     seed: u64,
@@ -80,9 +90,12 @@ pub struct Detector<M, const C: usize, const W: usize, const X: usize> {
     counters: Counters,
 }
 
-impl<M: WindowModel<X>, const C: usize, const W: usize, const X: usize> Detector<M, C, W, X> {
-    /// A detector scoring with `config`, deciding with `threshold`, drawing noise for window
-    /// `k` from `Rng::for_stream(seed, k)`.
+impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X: usize>
+    Detector<M, C, W, N, X>
+{
+    /// A detector of raw windows ([`Transform::Raw`], `X = N`) scoring with `config`,
+    /// deciding with `threshold`, drawing noise for window `k` from
+    /// `Rng::for_stream(seed, k)`. See [`Detector::with_transform`] for other front ends.
     pub fn new(
         model: M,
         normalizer: Normalizer<C>,
@@ -91,11 +104,29 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const X: usize> Detector
         config: ScoreConfig,
         seed: u64,
     ) -> Result<Self, Error> {
-        const { assert!(X == W * C, "the model input must be one window of W samples of C channels") };
+        Self::with_transform(model, normalizer, hop, Transform::Raw, threshold, config, seed)
+    }
+
+    /// A detector whose windows go through `transform` (the model file's: front end,
+    /// wandering levels, smoothing) before the model. Fails, naming the sizes, when the
+    /// transform does not turn windows of `W` samples of `C` channels into `X` inputs.
+    pub fn with_transform(
+        model: M,
+        normalizer: Normalizer<C>,
+        hop: usize,
+        transform: Transform,
+        threshold: Threshold,
+        config: ScoreConfig,
+        seed: u64,
+    ) -> Result<Self, Error> {
+        const { assert!(N == W * C, "the window buffer must hold W samples of C channels") };
+        check_width::<C, W, X>(&transform)?;
         Ok(Self {
             model,
             normalizer,
             windower: Windower::new(hop)?,
+            transform,
+            smoother: Smoother::new(transform.smoothing)?,
             threshold,
             config,
             seed,
@@ -119,11 +150,30 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const X: usize> Detector
 
     /// Scores the window that [`Detector::push`] just completed.
     pub fn score(&mut self, window: ReadyWindow) -> Report {
+        let mut samples = [0.0f32; N];
+        self.windower.window(&mut samples);
         let mut x = [0.0f32; X];
-        self.windower.window(&mut x);
-        let mut rng = Rng::for_stream(self.seed, window.index);
-        let outcome = self.model.score_window::<C>(&x, self.config, &mut rng);
-        let decision = outcome.decide(&self.threshold);
+        let mut scratch = [0.0f32; W];
+        // The sizes were checked when the transform was set, so `apply` cannot fail; were it
+        // to, the window is reported unscored rather than scored on garbage.
+        let outcome = match self.transform.apply(&samples, C, &mut x, &mut scratch) {
+            Ok(None) => {
+                let mut rng = Rng::for_stream(self.seed, window.index);
+                self.model.score_window::<C>(&x, self.config, &mut rng)
+            }
+            Ok(Some(skip)) => skip,
+            Err(_) => Outcome::NonFinite { count: 0, first: 0 },
+        };
+        let score = match outcome {
+            Outcome::Scored(s) => Some(self.smoother.push(s.score)),
+            Outcome::Overflow => Some(self.smoother.push(f32::INFINITY)),
+            Outcome::NonFinite { .. } => None,
+        };
+        let decision = match score {
+            Some(v) if self.threshold.is_exceeded(v) => Decision::Anomalous,
+            Some(_) => Decision::Normal,
+            None => Decision::Invalid,
+        };
         match decision {
             Decision::Invalid => self.counters.invalid += 1,
             Decision::Anomalous => {
@@ -132,7 +182,12 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const X: usize> Detector
             }
             Decision::Normal => self.counters.scored += 1,
         }
-        Report { window, outcome, decision }
+        Report { window, outcome, score, decision }
+    }
+
+    /// The transform (front end and smoothing).
+    pub const fn transform(&self) -> &Transform {
+        &self.transform
     }
 
     /// Counters since start.
@@ -149,6 +204,20 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const X: usize> Detector
     pub const fn config(&self) -> ScoreConfig {
         self.config
     }
+}
+
+/// Checks that `t` turns windows of `W` samples of `C` channels into `X` inputs.
+fn check_width<const C: usize, const W: usize, const X: usize>(t: &Transform) -> Result<(), Error> {
+    t.check(W, C)?;
+    let want = t.input_len(W, C);
+    if want != X {
+        return Err(Error::SizeMismatch {
+            what: "input width X (transform rows x channels)",
+            expected: want,
+            found: X,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -180,7 +249,7 @@ mod tests {
         let vae = Vae::new(enc, dec);
         let norm = Normalizer::new([0.0, 0.0], [1.0, 1.0]).unwrap();
         let t = Threshold::new(10.0).unwrap();
-        let mut d: Detector<_, 2, 2, 4> =
+        let mut d: Detector<_, 2, 2, 4, 4> =
             Detector::new(vae, norm, 1, t, ScoreConfig::DETERMINISTIC, 0).unwrap();
         let samples = [[0.0, 0.0], [0.1, 0.0], [f32::NAN, 0.0], [0.0, 0.1], [0.0, 0.0], [50.0, -50.0]];
         let mut decisions = heapless::Vec::<Decision, 8>::new();

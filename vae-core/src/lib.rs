@@ -84,6 +84,7 @@ pub mod rng;
 pub mod score;
 pub mod selftest;
 pub mod threshold;
+pub mod transform;
 pub mod vae;
 pub mod windower;
 
@@ -100,5 +101,6 @@ pub use normalize::Normalizer;
 pub use rng::Rng;
 pub use score::{Decision, Outcome, ScoreConfig, ScoreKind, WindowScore};
 pub use threshold::Threshold;
+pub use transform::{Features, Smoother, Transform};
 pub use vae::Vae;
 pub use windower::Windower;

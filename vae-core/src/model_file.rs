@@ -31,7 +31,7 @@ pub const MAX_THRESHOLDS: usize = 8;
 /// Most layers a file holds: both hidden stacks, two encoder heads, the output layer.
 pub const MAX_LAYERS: usize = 2 * MAX_HIDDEN + 3;
 /// Bytes of the fixed part of the header.
-pub const FIXED_HEADER_LEN: usize = 44;
+pub const FIXED_HEADER_LEN: usize = 52;
 /// Bytes of one layer descriptor.
 pub const LAYER_DESCRIPTOR_LEN: usize = 4;
 
@@ -40,45 +40,7 @@ pub const LAYER_DESCRIPTOR_LEN: usize = 4;
 #[repr(C, align(4))]
 pub struct Aligned<T: ?Sized>(pub T);
 
-/// How a window of raw samples becomes the network's input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum Transform {
-    /// The normalised window itself, time-major (X = W * C).
-    Raw,
-}
-
-impl Transform {
-    /// The byte that stands for the transform.
-    pub const fn code(self) -> u8 {
-        match self {
-            Transform::Raw => 0,
-        }
-    }
-
-    /// The transform a byte stands for.
-    pub const fn from_code(code: u8) -> Option<Self> {
-        match code {
-            0 => Some(Transform::Raw),
-            _ => None,
-        }
-    }
-
-    /// Name as the CLI spells it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Transform::Raw => "raw",
-        }
-    }
-
-    /// The network input width for a window of `window` samples of `channels` channels.
-    pub const fn input_len(self, window: usize, channels: usize) -> usize {
-        match self {
-            Transform::Raw => window * channels,
-        }
-    }
-}
+pub use crate::transform::{Features, Transform};
 
 /// A threshold with the quantile of normal scores it was calibrated at.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -348,15 +310,14 @@ impl<'a> ModelFile<'a> {
         let decoder_depth = usize::from(r.u8()?);
         let threshold_count = usize::from(r.u8()?);
         let name_len = usize::from(r.u8()?);
-        let reserved = r.u16()?;
+        let smoothing = r.u16()?;
+        let wandering = r.u64()?;
 
         let kind = ScoreKind::from_code(kind_code).ok_or(field("score kind", kind_code.into()))?;
         let score = ScoreConfig::new(kind, samples).map_err(|_| field("score samples", samples.into()))?;
-        let transform =
-            Transform::from_code(transform_code).ok_or(field("transform", transform_code.into()))?;
-        if reserved != 0 {
-            return Err(field("reserved", reserved.into()));
-        }
+        let features =
+            Features::from_code(transform_code).ok_or(field("transform", transform_code.into()))?;
+        let transform = Transform { features, wandering, smoothing };
         if channels == 0 {
             return Err(field("channels", 0));
         }
@@ -369,10 +330,11 @@ impl<'a> ModelFile<'a> {
         if latent_len == 0 {
             return Err(field("latent width", 0));
         }
+        transform.check(window, channels)?;
         let want_x = transform.input_len(window, channels);
         if input_len != want_x {
             return Err(Error::SizeMismatch {
-                what: "input width (window x channels)",
+                what: "input width (transform rows x channels)",
                 expected: want_x,
                 found: input_len,
             });
@@ -871,9 +833,9 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
         len_u8("decoder depth", l.decoder.len())?,
         len_u8("threshold count", desc.thresholds.len())?,
         len_u8("model name length", desc.name.len())?,
-        0,
-        0,
     ]);
+    w.put(&desc.transform.smoothing.to_le_bytes());
+    w.put(&desc.transform.wandering.to_le_bytes());
     for d in all_layers(l) {
         w.put(&len_u16("layer width", d.outputs())?.to_le_bytes());
         w.put(&[d.activation().code(), 0]);

@@ -215,7 +215,13 @@ pub(crate) struct Work<'w> {
 /// The weighted squared residuals, with the compile-time channel count `C` when the caller
 /// knows it (`C = 0`: the count is `channel_sq.len()`, known at run time).
 #[inline]
-fn residuals<const C: usize>(x: &[f32], m: &[f32], p: &[f32], channel_sq: &mut [f32], tmp: &mut [f32]) -> f32 {
+fn residuals<const C: usize>(
+    x: &[f32],
+    m: &[f32],
+    p: &[f32],
+    channel_sq: &mut [f32],
+    tmp: &mut [f32],
+) -> f32 {
     if C > 0 {
         weighted_squares_fixed::<C>(x, m, p, channel_sq)
     } else {
@@ -254,7 +260,8 @@ pub(crate) fn evaluate_deterministic<N: Network + ?Sized, const C: usize>(
     let kl = kl_to_std_normal(w.mu, w.log_var);
     w.channel_sq.fill(0.0);
     net.decode(w.mu, w.mean, w.scratch);
-    let recon = -0.5 * residuals::<C>(x, w.mean, net.precision(), w.channel_sq, w.channel_tmp) + net.log_norm();
+    let recon =
+        -0.5 * residuals::<C>(x, w.mean, net.precision(), w.channel_sq, w.channel_tmp) + net.log_norm();
     finish(net, recon, recon - kl, kl, w.channel_sq, channel_nll)
 }
 

@@ -1,4 +1,5 @@
-//! The `vae-train` command line: `fit`, `score`, `inspect`, `export`, `import`, `synth`.
+//! The `vae-train` command line: `fit`, `score`, `eval`, `inspect`, `export`, `import`,
+//! `synth`.
 //! Every error is printed as one line naming the file and place, with a non-zero exit.
 
 use crate::data::{self, LoadOptions, NanPolicy, RowRange, Windows};
@@ -10,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use vae_core::model_file::{Calibration, Transform};
+use vae_core::model_file::Calibration;
 use vae_core::{Activation, Decision, Outcome, ScoreConfig, ScoreKind, Threshold};
 
 /// Train a VAE anomaly detector on sensor recordings and ship it to a microcontroller.
@@ -29,6 +30,8 @@ pub enum Command {
     Fit(FitArgs),
     /// Score every window of recordings with a model (one CSV row per window).
     Score(ScoreArgs),
+    /// Evaluate a model on labelled recordings: ROC-AUC, PR-AUC, F1, reference scores, report.
+    Eval(EvalArgs),
     /// Print a model file's header and verify its checksum.
     Inspect {
         /// The model file.
@@ -146,6 +149,22 @@ pub struct FitArgs {
     /// Quantile of validation scores taken as the threshold.
     #[arg(long, default_value_t = 0.995)]
     pub quantile: f32,
+    /// Input front end, run identically on the device and recorded in the model file: raw,
+    /// diff, demean, stats or spectrum (see `vae_core::transform`).
+    #[arg(long, default_value = "raw")]
+    pub transform: String,
+    /// Channels whose level wanders in normal operation (their level feature becomes its
+    /// change across the window): none, auto (decided on the training rows), or names.
+    #[arg(long, default_value = "none")]
+    pub wandering: String,
+    /// Decide on the mean score of this many consecutive windows (1: each window alone).
+    #[arg(long, default_value_t = 1)]
+    pub smooth: u16,
+    /// Windows the threshold quantile is taken over: validation; all (training and
+    /// validation); or auto: validation when it has at least 1 / (1 - quantile) windows
+    /// (200 for 0.995), else all, since a quantile of fewer windows is only their maximum.
+    #[arg(long, default_value = "validation")]
+    pub calibrate: String,
     /// Model name stored in the file (default: the output file's stem).
     #[arg(long)]
     pub name: Option<String>,
@@ -193,6 +212,86 @@ pub struct ScoreArgs {
     pub force: bool,
 }
 
+/// `eval` options. Labels come from exactly one of `--labels`, `--label-windows` (both with
+/// `--data`) or `--normal`/`--anomalous`.
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// The model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled recordings (with --labels or --label-windows).
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// The 0/1 label column of every --data file (a row is anomalous when it is 1).
+    #[arg(long, requires = "data", conflicts_with_all = ["label_windows", "normal", "anomalous"])]
+    pub labels: Option<String>,
+    /// JSON of anomalous time windows per file, NAB's `combined_windows.json` format.
+    #[arg(long, requires = "data", conflicts_with_all = ["normal", "anomalous"])]
+    pub label_windows: Option<PathBuf>,
+    /// Recordings that are normal throughout.
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub normal: Vec<PathBuf>,
+    /// Recordings that are anomalous throughout.
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub anomalous: Vec<PathBuf>,
+    /// Columns to use, by name (default: the model's channel names).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// CSV separator (detected from the header when absent).
+    #[arg(long)]
+    pub sep: Option<char>,
+    /// Rows of every file: indices (400:) or fractions (0.7:1).
+    #[arg(long)]
+    pub rows: Option<String>,
+    /// Drop rows holding NaN/Inf/empty cells (default: keep them; their windows are invalid).
+    #[arg(long)]
+    pub drop_nan: bool,
+    /// Score kind (default: the model's).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Latent samples K (default: the model's).
+    #[arg(long)]
+    pub samples: Option<u16>,
+    /// The model's training recordings, for the PCA reference.
+    #[arg(long, num_args = 1..)]
+    pub train: Vec<PathBuf>,
+    /// Rows of the --train files (e.g. :400, 0:0.7).
+    #[arg(long, requires = "train")]
+    pub train_rows: Option<String>,
+    /// Print one JSON object (keys roc_auc, pr_auc, best_f1, f1, precision, recall, windows,
+    /// anomalous_windows, ...; references under baselines).
+    #[arg(long)]
+    pub json: bool,
+    /// Write report.md, PNG plots and windows.csv into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+impl EvalArgs {
+    /// Where the labels come from, checking that exactly one way was given.
+    pub fn label_source(&self) -> Result<crate::eval::LabelSource, Error> {
+        use crate::eval::{EvalError, LabelSource};
+        match (&self.labels, &self.label_windows) {
+            (Some(column), _) => Ok(LabelSource::Column { files: self.data.clone(), column: column.clone() }),
+            (None, Some(json)) => Ok(LabelSource::Windows { files: self.data.clone(), json: json.clone() }),
+            (None, None) if !self.data.is_empty() => {
+                Err(Error::Usage("--data needs its labels: --labels COLUMN or --label-windows JSON".into()))
+            }
+            (None, None) if self.normal.is_empty() && self.anomalous.is_empty() => Err(Error::Usage(
+                "no labelled data: give --data with --labels or --label-windows, or --normal and --anomalous"
+                    .into(),
+            )),
+            (None, None) if self.normal.is_empty() => Err(EvalError::EmptyFiles { which: "normal" }.into()),
+            (None, None) if self.anomalous.is_empty() => {
+                Err(EvalError::EmptyFiles { which: "anomalous" }.into())
+            }
+            (None, None) => {
+                Ok(LabelSource::Files { normal: self.normal.clone(), anomalous: self.anomalous.clone() })
+            }
+        }
+    }
+}
+
 /// `synth` options.
 #[derive(Args, Debug)]
 pub struct SynthArgs {
@@ -218,6 +317,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Fit(a) => fit(&a),
         Command::Score(a) => score(&a),
+        Command::Eval(a) => crate::eval::run(&a),
         Command::Inspect { model } => inspect(&model),
         Command::Export { model, safetensors, force } => {
             let m = OwnedModel::load(&model)?;
@@ -296,6 +396,23 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 }
 
 fn fit(a: &FitArgs) -> Result<(), Error> {
+    let fitted = fit_model(a)?;
+    println!("{}", fitted.summary);
+    Ok(())
+}
+
+/// A model `fit` wrote, with the line it prints.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// The model (as saved to `--out`).
+    pub model: OwnedModel,
+    /// One line: file, size, best epoch, loss, threshold.
+    pub summary: String,
+}
+
+/// `fit` without the summary line on standard output (notes still go to standard error):
+/// trains, calibrates, writes `--out` and returns the model.
+pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     if !a.resume {
         refuse_clobber(&a.out, a.force)?;
     }
@@ -339,7 +456,23 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
     }
     let tw = data::windows_of(&train_recs, a.window, a.hop)?;
     let vw = if val_recs.is_empty() { None } else { Some(data::windows_of(&val_recs, a.window, a.hop)?) };
-    let x = a.window * channels.len();
+    let (transform, wandering) = crate::frontend::transform_from_options(
+        &a.transform,
+        &a.wandering,
+        a.smooth,
+        &channels,
+        &train_recs,
+        a.window,
+        a.hop,
+    )?;
+    if !wandering.is_empty() {
+        eprintln!(
+            "note: wandering levels (their feature is the change across the window): {}",
+            wandering.join(", ")
+        );
+    }
+    let x = transform.input_len(a.window, channels.len());
+    let (train_x, val_x, feature_scale) = crate::frontend::training_inputs(&transform, &tw, vw.as_ref())?;
     let name = a
         .name
         .clone()
@@ -353,14 +486,15 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         norm_mean: stats.mean.clone(),
         norm_std: stats.std.clone(),
         score,
-        transform: Transform::Raw,
+        transform,
     };
     eprintln!(
-        "training on {} windows ({} validation) of {} x {} = {} inputs; hidden {:?}, latent {}",
+        "training on {} windows ({} validation) of {} x {} samples, transform {} = {} inputs; hidden {:?}, latent {}",
         tw.len(),
         vw.as_ref().map_or(0, Windows::len),
         a.window,
         channels.len(),
+        transform.name(),
         x,
         a.hidden,
         a.latent
@@ -380,8 +514,7 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         resume: a.resume,
         progress: !a.quiet,
     };
-    let empty: Vec<f32> = Vec::new();
-    let val = vw.as_ref().map_or(&empty, |w| &w.data);
+    let val: &[f32] = &val_x;
     // Ctrl-C stops at the next batch with the resume state of the last finished epoch on disk;
     // a second Ctrl-C exits at once (the state is written atomically, so it stays valid).
     static STOP: AtomicBool = AtomicBool::new(false);
@@ -394,7 +527,7 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
     let outcome = match a.device.as_str() {
         "cpu" => train::train_with(
             &dfdx::tensor::Cpu::seed_from_u64(a.seed),
-            &tw.data,
+            &train_x,
             val,
             x,
             &meta,
@@ -405,7 +538,7 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         "cuda" => {
             let dev = dfdx::tensor::Cuda::try_build(0, a.seed)
                 .map_err(|e| Error::Usage(format!("cannot open CUDA device 0: {e:?}")))?;
-            train::train_with(&dev, &tw.data, val, x, &meta, &cfg, Some(&STOP))?
+            train::train_with(&dev, &train_x, val, x, &meta, &cfg, Some(&STOP))?
         }
         #[cfg(not(feature = "cuda"))]
         "cuda" => {
@@ -415,17 +548,36 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         }
         d => return Err(Error::Usage(format!("unknown --device `{d}`: use cpu or cuda"))),
     };
-    let mut model = OwnedModel { meta, net: outcome.net, thresholds: Vec::new() };
+    let mut net = outcome.net.clone();
+    if let Some(scale) = &feature_scale {
+        scale.fold(&mut net);
+    }
+    let mut model = OwnedModel { meta, net, thresholds: Vec::new() };
 
-    // Threshold: a quantile of the scores of normal windows the model was not fitted on.
-    let (cal_windows, on) = match &vw {
-        Some(w) if !w.is_empty() => (w, "validation"),
-        _ => {
-            eprintln!("note: no validation windows; calibrating on training windows (optimistic)");
-            (&tw, "training")
+    // Threshold: a quantile of the scores of normal windows, by default those the model was
+    // not fitted on.
+    let n_val = vw.as_ref().map_or(0, Windows::len);
+    let enough = n_val as f64 >= 1.0 / (1.0 - f64::from(a.quantile)).max(1e-9);
+    let use_all = match a.calibrate.as_str() {
+        "validation" => false,
+        "all" => true,
+        "auto" => !enough,
+        other => {
+            return Err(Error::Usage(format!("unknown --calibrate `{other}`: use validation, all or auto")))
         }
     };
-    let scored = scoring::score_windows(&model, cal_windows, score)?;
+    let (scored, on) = match &vw {
+        Some(w) if !w.is_empty() && !use_all => (scoring::score_windows(&model, w, score)?, "validation"),
+        Some(w) if !w.is_empty() => {
+            let mut all = scoring::score_windows(&model, &tw, score)?;
+            all.extend(scoring::score_windows(&model, w, score)?);
+            (all, "training and validation")
+        }
+        _ => {
+            eprintln!("note: no validation windows; calibrating on training windows (optimistic)");
+            (scoring::score_windows(&model, &tw, score)?, "training")
+        }
+    };
     let mut quantiles = vec![a.quantile];
     quantiles.extend([0.99f32, 0.999].into_iter().filter(|q| (q - a.quantile).abs() > 1e-6));
     for q in quantiles {
@@ -439,7 +591,7 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         let _ = std::fs::remove_file(ckpt);
     }
     let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
-    println!(
+    let summary = format!(
         "wrote {} ({} bytes): best epoch {} of {}{}, {} loss {:.3} nats/window; threshold {:.3} at the {} quantile of {} {} scores",
         a.out.display(),
         std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0),
@@ -453,7 +605,7 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         scored.len(),
         on
     );
-    Ok(())
+    Ok(Fitted { model, summary })
 }
 
 fn score(a: &ScoreArgs) -> Result<(), Error> {
@@ -491,7 +643,7 @@ fn score(a: &ScoreArgs) -> Result<(), Error> {
             atomic::write(out, text.as_bytes()).map_err(|e| Error::io(out, e))?;
             let flagged = scored
                 .iter()
-                .filter(|s| threshold.is_some_and(|t| s.outcome.decide(&t) == Decision::Anomalous))
+                .filter(|s| threshold.is_some_and(|t| s.decide(&t) == Decision::Anomalous))
                 .count();
             let invalid = scored.iter().filter(|s| matches!(s.outcome, Outcome::NonFinite { .. })).count();
             println!(
@@ -520,6 +672,11 @@ fn scores_csv(
     for c in &model.meta.channels {
         let _ = write!(s, ",nll_{c}");
     }
+    // With smoothing, the decision is on the smoothed score: a last column.
+    let smoothed = model.meta.transform.smoothing > 1;
+    if smoothed {
+        s.push_str(",smoothed_score");
+    }
     s.push('\n');
     for w in scored {
         let rec = &recs[w.recording];
@@ -532,7 +689,7 @@ fn scores_csv(
             Outcome::Overflow => ("inf".into(), String::new()),
             Outcome::NonFinite { .. } => ("nan".into(), String::new()),
         };
-        let flag = match (t.map(|t| w.outcome.decide(t)), &w.outcome) {
+        let flag = match (t.map(|t| w.decide(t)), &w.outcome) {
             (_, Outcome::NonFinite { .. }) => "invalid",
             (Some(Decision::Anomalous), _) => "yes",
             (Some(_), _) => "no",
@@ -545,6 +702,14 @@ fn scores_csv(
                     let _ = write!(s, ",{v}");
                 }
                 None => s.push(','),
+            }
+        }
+        if smoothed {
+            match w.smoothed {
+                Some(v) => {
+                    let _ = write!(s, ",{v}");
+                }
+                None => s.push_str(",nan"),
             }
         }
         s.push('\n');
@@ -575,6 +740,24 @@ pub fn inspect(path: &Path) -> Result<(), Error> {
         h.hop,
         h.transform.name()
     );
+    let t = h.transform;
+    if t.wandering != 0 || t.smoothing > 1 {
+        let names: Vec<&str> =
+            h.channel_names().enumerate().filter(|(c, _)| t.is_wandering(*c)).map(|(_, n)| n).collect();
+        let _ = writeln!(
+            o,
+            "  front end   {} ({} rows x {} channels){}; decisions on the mean score of {} window(s)",
+            t.name(),
+            t.features.rows(h.window),
+            h.channels,
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(", wandering levels: {}", names.join(", "))
+            },
+            t.smoothing
+        );
+    }
     let _ = writeln!(o, "  latent      {}", h.latent_len);
     let _ = writeln!(
         o,

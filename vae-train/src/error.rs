@@ -29,6 +29,9 @@ pub enum Error {
     /// Bad input data (CSV, NumPy), with its location.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// Bad labels for an evaluation (label windows, file lists).
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
     /// Training failed (divergence, bad configuration).
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),

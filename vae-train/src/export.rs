@@ -7,14 +7,17 @@
 //! `decoder.log_var` `[X]`, `norm.mean` and `norm.std` `[C]`. The metadata (string map)
 //! carries `format` = `vae-anomaly/1`, `name`, `seed`, `window`, `hop`, `channels` (JSON list),
 //! `activations` (JSON list, file order: hidden encoder layers, mu, log_var, hidden decoder
-//! layers, out), `score`, `samples`, `transform`, `thresholds` (JSON list of
-//! `[quantile, threshold]`).
+//! layers, out), `score`, `samples`, `transform` (the front end: raw, diff, demean, stats or
+//! spectrum), `wandering` (channel bit mask, decimal), `smoothing` (windows averaged),
+//! `thresholds` (JSON list of `[quantile, threshold]`). A model from elsewhere that omits
+//! `wandering` and `smoothing` gets 0 and 1.
 
 use crate::error::Error;
 use crate::model::{Layer, ModelMeta, Network, OwnedModel};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use vae_core::model_file::{Calibration, Transform};
+use vae_core::transform::Features;
 use vae_core::{Activation, ScoreConfig, ScoreKind};
 
 /// The `format` metadata value this version writes and reads.
@@ -60,7 +63,9 @@ pub fn to_safetensors(m: &OwnedModel) -> Result<Vec<u8>, Error> {
         ("activations", json(serde_json::json!(acts))),
         ("score", m.meta.score.kind().name().to_string()),
         ("samples", m.meta.score.samples().to_string()),
-        ("transform", m.meta.transform.name().to_string()),
+        ("transform", m.meta.transform.features.name().to_string()),
+        ("wandering", m.meta.transform.wandering.to_string()),
+        ("smoothing", m.meta.transform.smoothing.to_string()),
         ("thresholds", json(serde_json::json!(thresholds))),
     ]
     .into_iter()
@@ -135,10 +140,20 @@ pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
     let kind =
         ScoreKind::from_name(kind_name).ok_or_else(|| bad(format!("{what}: unknown score `{kind_name}`")))?;
     let samples = u16::try_from(num("samples")?).map_err(|_| bad(format!("{what}: `samples` too large")))?;
-    let transform = match get("transform")?.as_str() {
-        "raw" => Transform::Raw,
-        t => return Err(bad(format!("{what}: unknown transform `{t}`"))),
+    let features_name = get("transform")?;
+    let features = Features::from_name(features_name)
+        .ok_or_else(|| bad(format!("{what}: unknown transform `{features_name}`")))?;
+    let optional = |k: &str, default: u64| -> Result<u64, Error> {
+        match meta.get(k) {
+            Some(v) => {
+                v.parse::<u64>().map_err(|_| bad(format!("{what}: metadata `{k}` is not a whole number")))
+            }
+            None => Ok(default),
+        }
     };
+    let smoothing = u16::try_from(optional("smoothing", 1)?)
+        .map_err(|_| bad(format!("{what}: metadata `smoothing` is too large")))?;
+    let transform = Transform { features, wandering: optional("wandering", 0)?, smoothing };
     let thresholds: Vec<[f32; 2]> = serde_json::from_value(parse_json("thresholds")?)
         .map_err(|e| bad(format!("{what}: metadata `thresholds`: {e}")))?;
     Ok(OwnedModel {

@@ -1,10 +1,11 @@
 //! Host scoring: every window of a recording through `vae-core` (the engine the firmware
-//! runs), with the same noise streams, so host and device scores agree window by window.
+//! runs), with the same noise streams, the same input transform and the same smoothing of
+//! scores, so host and device scores and decisions agree window by window.
 
 use crate::data::{Recording, Windows};
 use crate::error::Error;
 use crate::model::OwnedModel;
-use vae_core::{Outcome, Rng, ScoreConfig, Threshold};
+use vae_core::{Decision, Outcome, Rng, ScoreConfig, Smoother, Threshold};
 
 /// The score of one window.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +20,10 @@ pub struct ScoredWindow {
     pub outcome: Outcome,
     /// -log p(x|z) per channel (empty when the window was not scored).
     pub channel_nll: Vec<f32>,
+    /// The score the decision uses: the window's own, or with the model's smoothing the mean
+    /// of the last scores of its recording (`+inf` after an overflow, `None` when the window
+    /// was not scored), exactly as the device computes it.
+    pub smoothed: Option<f32>,
 }
 
 impl ScoredWindow {
@@ -36,11 +41,23 @@ impl ScoredWindow {
             Outcome::NonFinite { .. } => None,
         }
     }
+
+    /// The decision against `threshold`, on the smoothed score (as the device decides).
+    pub fn decide(&self, threshold: &Threshold) -> Decision {
+        match self.smoothed {
+            Some(v) if threshold.is_exceeded(v) => Decision::Anomalous,
+            Some(_) => Decision::Normal,
+            None => Decision::Invalid,
+        }
+    }
 }
 
-/// Scores `windows` (normalised, cut from `recordings` with the model's window and hop).
-/// Window `k` of each recording draws its noise from `Rng::for_stream(seed, k)`, as the
-/// device does for the `k`-th window of its stream.
+/// Scores `windows` (normalised, cut from `recordings` with the model's window and hop):
+/// the model's transform turns each into the network input, then window `k` of each
+/// recording draws its noise from `Rng::for_stream(seed, k)`, as the device does for the
+/// `k`-th window of its stream, and the model's smoothing runs over each recording's windows
+/// in order (`windows` must list each recording's windows in order, as
+/// [`crate::data::windows_of`] does).
 pub fn score_windows(
     model: &OwnedModel,
     windows: &Windows,
@@ -49,15 +66,27 @@ pub fn score_windows(
     let channels = model.meta.channels.len();
     let hop = model.meta.hop.max(1);
     let seed = model.meta.seed;
-    model.with_dyn_vae(|vae| {
+    let transform = model.meta.transform;
+    let x_len = transform.input_len(windows.window, channels);
+    let mut out = model.with_dyn_vae(|vae| -> Result<Vec<ScoredWindow>, Error> {
         let mut work = vec![0.0f32; vae.work_len(channels)];
+        let mut features = vec![0.0f32; x_len];
+        let mut scratch = vec![0.0f32; windows.window];
         let mut out = Vec::with_capacity(windows.len());
         for (i, origin) in windows.origin.iter().enumerate() {
-            let x = windows.get(i).unwrap_or(&[]);
+            let raw = windows.get(i).unwrap_or(&[]);
             let index = origin.start / hop;
             let mut nll = vec![0.0f32; channels];
-            let outcome =
-                vae.score(x, config, &mut Rng::for_stream(seed, index as u64), &mut work, &mut nll)?;
+            let outcome = match transform.apply(raw, channels, &mut features, &mut scratch)? {
+                None => vae.score(
+                    &features,
+                    config,
+                    &mut Rng::for_stream(seed, index as u64),
+                    &mut work,
+                    &mut nll,
+                )?,
+                Some(skip) => skip,
+            };
             if !matches!(outcome, Outcome::Scored(_)) {
                 nll.clear();
             }
@@ -67,15 +96,34 @@ pub fn score_windows(
                 start: origin.start,
                 outcome,
                 channel_nll: nll,
+                smoothed: None,
             });
         }
         Ok(out)
-    })?
+    })??;
+    smooth(transform.smoothing, &mut out)?;
+    Ok(out)
 }
 
-/// The threshold at quantile `q` of the finite scores of `scored` (normal windows).
+/// Fills [`ScoredWindow::smoothed`] with the moving mean of the last `length` scores of each
+/// recording (the device's [`Smoother`]); windows of one recording must be in stream order.
+pub fn smooth(length: u16, scored: &mut [ScoredWindow]) -> Result<(), Error> {
+    let mut smoother = Smoother::new(length)?;
+    let mut current = None;
+    for w in scored {
+        if current != Some(w.recording) {
+            smoother.reset();
+            current = Some(w.recording);
+        }
+        w.smoothed = w.rank_score().map(|s| smoother.push(s));
+    }
+    Ok(())
+}
+
+/// The threshold at quantile `q` of the finite decision scores ([`ScoredWindow::smoothed`])
+/// of `scored` (normal windows).
 pub fn calibrate(scored: &[ScoredWindow], q: f32) -> Result<Threshold, Error> {
-    let mut scores: Vec<f32> = scored.iter().filter_map(ScoredWindow::score).collect();
+    let mut scores: Vec<f32> = scored.iter().filter_map(|w| w.smoothed.filter(|v| v.is_finite())).collect();
     Ok(Threshold::from_quantile(&mut scores, q)?)
 }
 

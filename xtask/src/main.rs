@@ -1,8 +1,15 @@
 //! `cargo xtask <task>`: the project's entry points.
 //!
 //! * `test`: every test: host crates, the no_std build, every firmware board, the firmware
-//!   self-test and end-to-end tests in QEMU, the CUDA type-check.
+//!   self-test and end-to-end tests in QEMU, the CUDA type-check, and a short bounded fuzz
+//!   pass when cargo-fuzz is installed.
 //! * `demo`: the end-to-end demo (simulated machine -> train -> firmware in QEMU -> table).
+//! * `eval-real`: train and evaluate on SKAB, NAB and CWRU (`../shared/data`), one table.
+
+mod bench_device;
+mod demo;
+mod eval_real;
+mod run_qemu;
 
 use std::process::{Command, ExitCode};
 
@@ -11,8 +18,15 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("demo") => demo(&args[1..]),
+        Some("eval-real") => eval_real::run(&args[1..]),
+        Some("bench-device") => bench_device::run(),
+        Some("qemu") => match run_qemu::run(&args[1..]) {
+            Ok(0) => Ok(()),
+            Ok(status) => return ExitCode::from(u8::try_from(status).unwrap_or(1)),
+            Err(e) => Err(e),
+        },
         _ => {
-            eprintln!("usage: cargo xtask <test|demo>\n  test   run every test (host, no_std build, firmware in QEMU)\n  demo   train on a simulated machine and score it on the emulated device");
+            eprintln!("usage: cargo xtask <test|demo|bench-device|eval-real>\n  test          run every test (host, no_std build, firmware in QEMU)\n  demo          train on a simulated machine and score it on the emulated device\n  bench-device  instructions per scored window and flash/RAM of the firmware\n  eval-real     train and evaluate on the real data sets of ../shared/data, print the table");
             return ExitCode::from(2);
         }
     };
@@ -71,8 +85,12 @@ pub fn ensure_qemu() -> Result<(), String> {
 fn test() -> Result<(), String> {
     ensure_qemu()?;
     // Host crates: unit, property, integration and end-to-end tests (the e2e tests build the
-    // firmware and run it in QEMU).
+    // firmware and run it in QEMU). They include the reliability tests: the bad-input corpus
+    // through the CLI, SIGKILL/resume, divergence, atomic writes, the fuzz corpus replay
+    // (`vae-train/tests/reliability_*`), hostile models and samples in QEMU and the
+    // no-panic check of the firmware image (`tests/tests/reliability_*`).
     cargo(&["test", "--workspace", "--exclude", "firmware"])?;
+    fuzz_pass()?;
     // The fast-math variant has its own error bounds.
     cargo(&["test", "-p", "vae-core", "--features", "fast-math"])?;
     // no_std, no allocator: vae-core builds for the microcontroller, with every feature.
@@ -113,6 +131,58 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-fn demo(_args: &[String]) -> Result<(), String> {
-    Err("the demo is not built yet".into())
+/// A short coverage-guided pass over every fuzz target (`VAE_FUZZ_SECONDS` each, 20 by
+/// default, 0 to skip), when cargo-fuzz and a nightly toolchain are installed. New inputs go
+/// to `fuzz/corpus-new/` (not committed); a crash fails the run and leaves its reproducer in
+/// `fuzz/artifacts/`. The committed corpus is replayed by `cargo test` regardless.
+fn fuzz_pass() -> Result<(), String> {
+    let seconds: u32 = match std::env::var("VAE_FUZZ_SECONDS") {
+        Ok(s) => {
+            s.parse().map_err(|_| format!("VAE_FUZZ_SECONDS must be a number of seconds, found {s:?}"))?
+        }
+        Err(_) => 20,
+    };
+    if seconds == 0 {
+        return Ok(());
+    }
+    let installed = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .current_dir(vae_e2e::qemu::workspace_root())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!(
+            "\nnote: skipping the bounded fuzz pass: cargo-fuzz or a nightly toolchain is missing \
+             (`rustup toolchain install nightly && cargo +nightly install cargo-fuzz`); \
+             the fuzz corpus was replayed by `cargo test`"
+        );
+        return Ok(());
+    }
+    let root = vae_e2e::qemu::workspace_root();
+    for target in ["model_file", "csv", "npy", "npz"] {
+        let work = format!("fuzz/corpus-new/{target}");
+        std::fs::create_dir_all(root.join(&work)).map_err(|e| format!("{work}: {e}"))?;
+        let seeds = format!("fuzz/corpus/{target}");
+        let time = format!("-max_total_time={seconds}");
+        let dict = format!("-dict=fuzz/dict/{target}.dict");
+        cargo(&[
+            "+nightly",
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "fuzz",
+            target,
+            &work,
+            &seeds,
+            "--",
+            &time,
+            &dict,
+            "-timeout=10",
+        ])?;
+    }
+    Ok(())
+}
+
+fn demo(args: &[String]) -> Result<(), String> {
+    demo::run(args)
 }

@@ -135,8 +135,8 @@ extern "C" {
 pub(super) fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
     let mut rows = y.len().min(b.len());
-    if cols > 0 {
-        rows = rows.min(w.len() / cols);
+    if let Some(fit) = w.len().checked_div(cols) {
+        rows = rows.min(fit);
     }
     // SAFETY: the routine reads rows*cols floats from `w`, cols from `x` and rows from `b`,
     // and writes rows floats to `y`; `rows` is clamped above so that each of those ranges

@@ -1,0 +1,509 @@
+//! Evaluation on labelled recordings: per-window labels, the model's scores (with its
+//! transform and smoothing, exactly as the device computes them), detection metrics, three
+//! reference scorers on the same windows, and a Markdown report with PNG plots.
+//!
+//! ```text
+//! LabelSource::load      -> recordings with a label per row (column, JSON windows, or files)
+//! evaluate(model, recs)  -> Evaluation: one EvalWindow per window, Metrics of the model,
+//!                           of flagging every window, of the no-training score and of PCA
+//! summary / report::write -> JSON, text, report.md + plots
+//! ```
+//!
+//! A window is anomalous when any of its rows is labelled. Windows whose samples hold
+//! NaN/Inf are not scored (the device reports them invalid); they are counted and left out
+//! of every metric, for the model and the references alike. Nothing here chooses anything on
+//! the labels: the threshold is the model's (calibrated on normal training-side windows), and
+//! "best F1" is reported as what it is, the best any threshold could do in hindsight.
+
+pub mod baselines;
+pub mod labels;
+pub mod metrics;
+mod plots;
+mod report;
+
+pub use labels::{EvalError, LabelSource, LabelWindows, Stamp};
+pub use metrics::Metrics;
+
+use crate::cli::EvalArgs;
+use crate::data::{self, LoadOptions, NanPolicy, Recording, RowRange};
+use crate::error::Error;
+use crate::model::OwnedModel;
+use crate::scoring;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use vae_core::{Decision, Outcome, ScoreConfig, ScoreKind, Transform};
+
+/// One evaluated window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalWindow {
+    /// Index of its recording.
+    pub recording: usize,
+    /// First row within the recording.
+    pub start: usize,
+    /// First row within the file.
+    pub file_row: usize,
+    /// Whether any of its rows is labelled anomalous.
+    pub label: bool,
+    /// The model's outcome for the window alone.
+    pub outcome: Outcome,
+    /// The score the decision uses (smoothed when the model smooths); `None` when not scored.
+    pub score: Option<f32>,
+    /// The decision at the model's threshold (`Normal` when the model has none).
+    pub decision: Decision,
+    /// The no-training reference score (NaN when not scored).
+    pub no_training: f32,
+    /// The PCA reference score, when training recordings were given.
+    pub pca: Option<f32>,
+}
+
+/// What one recording contributed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordingInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Its first row evaluated (after `--rows`).
+    pub first_row: usize,
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Windows cut.
+    pub windows: usize,
+    /// Of them labelled anomalous.
+    pub anomalous_windows: usize,
+    /// Of them not scored (NaN/Inf samples).
+    pub invalid_windows: usize,
+}
+
+/// An evaluation of one model on labelled recordings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The model's name.
+    pub model_name: String,
+    /// Its transform.
+    pub transform: Transform,
+    /// Windows averaged by its smoothing.
+    pub smoothing: u16,
+    /// The score used.
+    pub config: ScoreConfig,
+    /// The decision threshold (the model's first calibration, when the score is the one it
+    /// was calibrated for).
+    pub threshold: Option<f32>,
+    /// Channel names.
+    pub channels: Vec<String>,
+    /// Per recording.
+    pub recordings: Vec<RecordingInfo>,
+    /// Every window, recordings in order.
+    pub windows: Vec<EvalWindow>,
+    /// The model's metrics.
+    pub metrics: Metrics,
+    /// Flagging every (scored) window.
+    pub flag_all: Metrics,
+    /// The no-training score.
+    pub no_training: Metrics,
+    /// PCA reconstruction error, when training recordings were given.
+    pub pca: Option<Metrics>,
+    /// Principal components of the PCA reference.
+    pub pca_components: usize,
+    /// Windows not scored (NaN/Inf samples).
+    pub invalid_windows: usize,
+    /// Things the reader should know (a score other than the calibrated one, a class with no
+    /// window).
+    pub notes: Vec<String>,
+}
+
+/// Evaluates `model` on `recordings` (raw samples, every row labelled, columns in the
+/// model's channel order) with `config`. `pca_train`, the raw training recordings, enables
+/// the PCA reference (`k` = the model's latent width); both are normalised with the model's
+/// statistics.
+pub fn evaluate(
+    model: &OwnedModel,
+    recordings: &[Recording],
+    config: ScoreConfig,
+    pca_train: Option<&[Recording]>,
+) -> Result<Evaluation, Error> {
+    let meta = &model.meta;
+    let (window, hop) = (meta.window, meta.hop);
+    for r in recordings {
+        if r.channels != meta.channels {
+            return Err(Error::Usage(format!(
+                "{}: columns {:?} do not match the model's channels {:?}",
+                r.path.display(),
+                r.channels,
+                meta.channels
+            )));
+        }
+        if r.labels.is_none() {
+            return Err(Error::Usage(format!("{}: no labels to evaluate against", r.path.display())));
+        }
+        if r.rows() < window {
+            return Err(EvalError::NoWindows { path: r.path.clone(), rows: r.rows(), window }.into());
+        }
+    }
+    let mut recs = recordings.to_vec();
+    scoring::normalise(model, &mut recs);
+    let windows = data::windows_of(&recs, window, hop)?;
+    let labels = windows
+        .labels(&recs)
+        .ok_or_else(|| Error::Usage("a recording has no labels to evaluate against".into()))?;
+    let scored = scoring::score_windows(model, &windows, config)?;
+
+    let mut notes = Vec::new();
+    let threshold = if config == meta.score {
+        model.thresholds.first().map(|c| c.threshold)
+    } else {
+        notes.push(format!(
+            "scored with {} K={}, but the model's threshold was calibrated for {} K={}: F1, precision and recall at the threshold are not reported",
+            config.kind().name(),
+            config.samples(),
+            meta.score.kind().name(),
+            meta.score.samples()
+        ));
+        None
+    };
+    if threshold.is_none() && model.thresholds.is_empty() {
+        notes.push("the model has no calibrated threshold".into());
+    }
+    let threshold_t = threshold.and_then(|t| vae_core::Threshold::new(t).ok());
+
+    let (pca, pca_components) = match pca_train {
+        Some(train) => {
+            let mut t = train.to_vec();
+            for r in &t {
+                if r.channels != meta.channels {
+                    return Err(Error::Usage(format!(
+                        "{}: columns {:?} do not match the model's channels {:?}",
+                        r.path.display(),
+                        r.channels,
+                        meta.channels
+                    )));
+                }
+            }
+            scoring::normalise(model, &mut t);
+            let tw = data::windows_of(&t, window, hop)?;
+            let clean: Vec<f32> =
+                tw.iter().filter(|w| w.iter().all(|v| v.is_finite())).flatten().copied().collect();
+            match baselines::Pca::fit(&clean, windows.width, model.net.latent_len()) {
+                Some(p) => {
+                    let k = p.components();
+                    (Some(p), k)
+                }
+                None => {
+                    notes.push("no training window for the PCA reference".into());
+                    (None, 0)
+                }
+            }
+        }
+        None => (None, 0),
+    };
+
+    let mut out = Vec::with_capacity(scored.len());
+    for ((s, &label), x) in scored.iter().zip(&labels).zip(windows.iter()) {
+        let rec = &recs[s.recording];
+        let valid = s.smoothed.is_some();
+        out.push(EvalWindow {
+            recording: s.recording,
+            start: s.start,
+            file_row: rec.file_row(s.start),
+            label,
+            outcome: s.outcome,
+            score: s.smoothed,
+            decision: threshold_t
+                .map_or(if valid { Decision::Normal } else { Decision::Invalid }, |t| s.decide(&t)),
+            no_training: if valid { baselines::no_training(x) } else { f32::NAN },
+            pca: pca.as_ref().map(|p| if valid { p.error(x) } else { f32::NAN }),
+        });
+    }
+
+    let model_scores: Vec<f32> = out.iter().map(|w| w.score.unwrap_or(f32::NAN)).collect();
+    let labels: Vec<bool> = out.iter().map(|w| w.label).collect();
+    let valid_labels: Vec<bool> = out.iter().filter(|w| w.score.is_some()).map(|w| w.label).collect();
+    let metrics = Metrics::of(&model_scores, &labels, threshold);
+    let nt: Vec<f32> = out.iter().map(|w| w.no_training).collect();
+    let pca_metrics = pca.as_ref().map(|_| {
+        let s: Vec<f32> = out.iter().map(|w| w.pca.unwrap_or(f32::NAN)).collect();
+        Metrics::of(&s, &labels, None)
+    });
+    let invalid_windows = out.iter().filter(|w| w.score.is_none()).count();
+    if metrics.anomalous_windows == 0 {
+        notes.push("no anomalous window: ROC-AUC, PR-AUC and F1 are undefined".into());
+    } else if metrics.anomalous_windows == metrics.windows {
+        notes.push("every window is anomalous: ROC-AUC is undefined".into());
+    }
+    if invalid_windows > 0 {
+        notes.push(format!(
+            "{invalid_windows} window(s) hold NaN/Inf samples: not scored, left out of every metric"
+        ));
+    }
+    let recordings_info = recs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mine = out.iter().filter(|w| w.recording == i);
+            RecordingInfo {
+                path: r.path.clone(),
+                first_row: r.first_row,
+                rows: r.rows(),
+                windows: mine.clone().count(),
+                anomalous_windows: mine.clone().filter(|w| w.label).count(),
+                invalid_windows: mine.filter(|w| w.score.is_none()).count(),
+            }
+        })
+        .collect();
+    Ok(Evaluation {
+        model_name: meta.name.clone(),
+        transform: meta.transform,
+        smoothing: meta.transform.smoothing,
+        config,
+        threshold,
+        channels: meta.channels.clone(),
+        recordings: recordings_info,
+        windows: out,
+        metrics,
+        flag_all: Metrics::flag_all(&valid_labels),
+        no_training: Metrics::of(&nt, &labels, None),
+        pca: pca_metrics,
+        pca_components,
+        invalid_windows,
+        notes,
+    })
+}
+
+/// The reference scorers' metrics.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Baselines {
+    /// Flagging every window.
+    pub flag_all: Metrics,
+    /// Mean squared normalised value.
+    pub no_training: Metrics,
+    /// PCA reconstruction error (when training recordings were given).
+    pub pca: Option<Metrics>,
+    /// Its number of components.
+    pub pca_components: usize,
+}
+
+/// The `--json` object: the model's metrics at the top level, the references under
+/// `baselines`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Model name.
+    pub model: String,
+    /// Score kind.
+    pub score: String,
+    /// Latent samples K.
+    pub samples: u16,
+    /// Front end.
+    pub transform: String,
+    /// Channels whose level feature is its change across the window.
+    pub wandering: Vec<String>,
+    /// Windows averaged before the decision.
+    pub smoothing: u16,
+    /// Windows scored.
+    pub windows: usize,
+    /// Of them anomalous.
+    pub anomalous_windows: usize,
+    /// Windows not scored (NaN/Inf).
+    pub invalid_windows: usize,
+    /// ROC-AUC.
+    pub roc_auc: Option<f64>,
+    /// PR-AUC (average precision).
+    pub pr_auc: Option<f64>,
+    /// Best F1 over all thresholds (hindsight).
+    pub best_f1: Option<f64>,
+    /// Its threshold.
+    pub best_f1_threshold: Option<f32>,
+    /// The model's threshold.
+    pub threshold: Option<f32>,
+    /// F1 at the threshold.
+    pub f1: Option<f64>,
+    /// Precision at the threshold.
+    pub precision: Option<f64>,
+    /// Recall at the threshold.
+    pub recall: Option<f64>,
+    /// References on the same windows.
+    pub baselines: Baselines,
+    /// Per recording.
+    pub recordings: Vec<RecordingInfo>,
+    /// Notes.
+    pub notes: Vec<String>,
+}
+
+impl Evaluation {
+    /// The JSON summary.
+    pub fn summary(&self) -> Summary {
+        let m = &self.metrics;
+        Summary {
+            model: self.model_name.clone(),
+            score: self.config.kind().name().to_string(),
+            samples: self.config.samples(),
+            transform: self.transform.name().to_string(),
+            wandering: self.wandering_names(),
+            smoothing: self.smoothing,
+            windows: m.windows,
+            anomalous_windows: m.anomalous_windows,
+            invalid_windows: self.invalid_windows,
+            roc_auc: m.roc_auc,
+            pr_auc: m.pr_auc,
+            best_f1: m.best_f1,
+            best_f1_threshold: m.best_f1_threshold,
+            threshold: self.threshold,
+            f1: m.f1,
+            precision: m.precision,
+            recall: m.recall,
+            baselines: Baselines {
+                flag_all: self.flag_all,
+                no_training: self.no_training,
+                pca: self.pca,
+                pca_components: self.pca_components,
+            },
+            recordings: self.recordings.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+
+    /// Names of the wandering channels.
+    pub fn wandering_names(&self) -> Vec<String> {
+        self.channels
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| self.transform.is_wandering(*c))
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    /// The metrics as a plain-text table (model and references).
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(String, &Metrics)> = vec![
+            ("model".to_string(), &self.metrics),
+            ("flag every window".to_string(), &self.flag_all),
+            ("no-training score".to_string(), &self.no_training),
+        ];
+        if let Some(p) = &self.pca {
+            rows.push((format!("PCA (k={})", self.pca_components), p));
+        }
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<20} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+            "scorer", "ROC-AUC", "PR-AUC", "best F1", "F1", "precision", "recall"
+        );
+        for (name, m) in rows {
+            let _ = writeln!(
+                s,
+                "{:<20} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+                name,
+                fmt(m.roc_auc),
+                fmt(m.pr_auc),
+                fmt(m.best_f1),
+                fmt(m.f1),
+                fmt(m.precision),
+                fmt(m.recall)
+            );
+        }
+        s
+    }
+}
+
+/// A metric with three decimals, or `n/a`.
+pub fn fmt(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.3}"),
+        _ => "n/a".to_string(),
+    }
+}
+
+/// Writes the report (`report.md`, `scores.png`, `histogram.png`, `roc.png`, `windows.csv`)
+/// into `dir`; returns the path of `report.md`.
+pub fn write_report(e: &Evaluation, dir: &std::path::Path) -> Result<PathBuf, Error> {
+    report::write(e, dir)
+}
+
+/// `vae-train eval`.
+pub fn run(a: &EvalArgs) -> Result<(), Error> {
+    let model = OwnedModel::load(&a.model)?;
+    let source = a.label_source()?;
+    let sep = match a.sep {
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => return Err(Error::Usage(format!("--sep must be one ASCII character, found {c:?}"))),
+        None => None,
+    };
+    let opts = LoadOptions {
+        columns: Some(a.columns.clone().unwrap_or_else(|| model.meta.channels.clone())),
+        sep,
+        rows: a.rows.as_deref().map(RowRange::parse).transpose()?,
+        nan: if a.drop_nan { NanPolicy::DropRows } else { NanPolicy::Keep },
+        min_rows: model.meta.window,
+        ..Default::default()
+    };
+    let recs = source.load(&opts)?;
+    let mut config = model.meta.score;
+    if a.kind.is_some() || a.samples.is_some() {
+        let kind = match a.kind.as_deref() {
+            Some(k) => ScoreKind::from_name(k).ok_or_else(|| {
+                Error::Usage(format!("unknown score `{k}`: use deterministic, elbo, iwae or recon-prob"))
+            })?,
+            None => config.kind(),
+        };
+        config = ScoreConfig::new(kind, a.samples.unwrap_or(config.samples()))?;
+    }
+    let train = if a.train.is_empty() {
+        None
+    } else {
+        let topts = LoadOptions {
+            rows: a.train_rows.as_deref().map(RowRange::parse).transpose()?,
+            nan: NanPolicy::DropRows,
+            label_column: None,
+            ..opts.clone()
+        };
+        Some(data::load(&a.train, &topts)?)
+    };
+    let e = evaluate(&model, &recs, config, train.as_deref())?;
+    if let Some(dir) = &a.report {
+        let path = write_report(&e, dir)?;
+        if !a.json {
+            println!("wrote {}", path.display());
+        }
+    }
+    if a.json {
+        let text = serde_json::to_string_pretty(&e.summary())
+            .map_err(|err| Error::Usage(format!("cannot write the JSON summary: {err}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", text_summary(&e));
+    }
+    Ok(())
+}
+
+/// The human-readable summary `eval` prints.
+pub fn text_summary(e: &Evaluation) -> String {
+    let mut s = String::new();
+    let m = &e.metrics;
+    let _ = writeln!(
+        s,
+        "{}: {} windows ({} anomalous, prevalence {:.3}) in {} recording(s); {} invalid",
+        e.model_name,
+        m.windows,
+        m.anomalous_windows,
+        m.anomalous_windows as f64 / m.windows.max(1) as f64,
+        e.recordings.len(),
+        e.invalid_windows
+    );
+    let wandering = e.wandering_names();
+    let _ = writeln!(
+        s,
+        "score {} K={}, transform {}{}, smoothing {}, threshold {}",
+        e.config.kind().name(),
+        e.config.samples(),
+        e.transform.name(),
+        if wandering.is_empty() { String::new() } else { format!(" (wandering: {})", wandering.join(", ")) },
+        e.smoothing,
+        e.threshold.map_or("none".to_string(), |t| format!("{t:.4}"))
+    );
+    s.push_str(&e.table());
+    if let Some(t) = m.best_f1_threshold {
+        let _ = writeln!(s, "best F1 threshold (in hindsight, on these labels): {t:.4}");
+    }
+    for n in &e.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    s
+}

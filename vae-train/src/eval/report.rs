@@ -1,0 +1,125 @@
+//! The Markdown report of an evaluation, with its plots and a CSV of every window.
+
+use super::{fmt, plots, Evaluation};
+use crate::atomic;
+use crate::error::Error;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Writes `report.md`, `scores.png`, `histogram.png`, `roc.png` and `windows.csv` into `dir`
+/// (created if needed). A plot that cannot be drawn (e.g. no font for its text) is named in
+/// the report instead of failing the whole report.
+pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
+    let mut md = String::new();
+    let m = &e.metrics;
+    let _ = writeln!(md, "# Evaluation of `{}`\n", e.model_name);
+    let wandering = e.wandering_names();
+    let _ = writeln!(
+        md,
+        "Score {} (K = {}), transform `{}`{}, smoothing over {} window(s), decision threshold {}.\n",
+        e.config.kind().name(),
+        e.config.samples(),
+        e.transform.name(),
+        if wandering.is_empty() {
+            String::new()
+        } else {
+            format!(" (wandering levels: {})", wandering.join(", "))
+        },
+        e.smoothing,
+        e.threshold.map_or("none".to_string(), |t| format!("{t:.4}"))
+    );
+    let _ = writeln!(
+        md,
+        "{} windows scored, {} anomalous (prevalence {:.3}); {} not scored (NaN/Inf samples). A window is \
+         anomalous when any of its rows is labelled. The references score the same normalised windows.\n",
+        m.windows,
+        m.anomalous_windows,
+        m.anomalous_windows as f64 / m.windows.max(1) as f64,
+        e.invalid_windows
+    );
+    let _ = writeln!(md, "| scorer | ROC-AUC | PR-AUC | best F1 | F1 | precision | recall |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    let mut rows = vec![
+        ("model".to_string(), e.metrics),
+        ("flag every window".to_string(), e.flag_all),
+        ("no-training score".to_string(), e.no_training),
+    ];
+    if let Some(p) = e.pca {
+        rows.push((format!("PCA reconstruction (k = {})", e.pca_components), p));
+    }
+    for (name, r) in &rows {
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            fmt(r.roc_auc),
+            fmt(r.pr_auc),
+            fmt(r.best_f1),
+            fmt(r.f1),
+            fmt(r.precision),
+            fmt(r.recall)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nF1, precision and recall are at the model's calibrated threshold (the references have none); \
+         best F1 is the best over every threshold, chosen in hindsight on these labels.\n"
+    );
+    let _ = writeln!(md, "## Recordings\n\n| file | first row | rows | windows | anomalous | invalid |\n|---|---:|---:|---:|---:|---:|");
+    for r in &e.recordings {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.path.display(),
+            r.first_row,
+            r.rows,
+            r.windows,
+            r.anomalous_windows,
+            r.invalid_windows
+        );
+    }
+    let _ = writeln!(md, "\n## Plots\n");
+    type Plot = fn(&Evaluation, &Path) -> Result<(), String>;
+    let plots: [(&str, &str, Plot); 3] = [
+        ("scores.png", "Score over time, threshold, labelled anomalies shaded", plots::score_over_time),
+        ("histogram.png", "Scores of normal and anomalous windows", plots::histograms),
+        ("roc.png", "ROC curves", plots::roc),
+    ];
+    for (file, title, draw) in plots {
+        match draw(e, &dir.join(file)) {
+            Ok(()) => {
+                let _ = writeln!(md, "### {title}\n\n![{title}]({file})\n");
+            }
+            Err(why) => {
+                let _ = writeln!(md, "### {title}\n\n(not drawn: {why})\n");
+            }
+        }
+    }
+    if !e.notes.is_empty() {
+        let _ = writeln!(md, "## Notes\n");
+        for n in &e.notes {
+            let _ = writeln!(md, "* {n}");
+        }
+    }
+    let mut csv = String::from("file,window_start_row,label,score,decision,no_training,pca\n");
+    for w in &e.windows {
+        let file = e.recordings.get(w.recording).map(|r| r.path.display().to_string()).unwrap_or_default();
+        let file =
+            if file.contains([',', '"']) { format!("\"{}\"", file.replace('"', "\"\"")) } else { file };
+        let _ = writeln!(
+            csv,
+            "{file},{},{},{},{:?},{},{}",
+            w.file_row,
+            u8::from(w.label),
+            w.score.map_or("nan".to_string(), |s| s.to_string()),
+            w.decision,
+            w.no_training,
+            w.pca.map_or(String::new(), |p| p.to_string())
+        );
+    }
+    let csv_path = dir.join("windows.csv");
+    atomic::write(&csv_path, csv.as_bytes()).map_err(|err| Error::io(&csv_path, err))?;
+    let path = dir.join("report.md");
+    atomic::write(&path, md.as_bytes()).map_err(|err| Error::io(&path, err))?;
+    Ok(path)
+}

@@ -1,0 +1,195 @@
+//! `cargo xtask bench-device`: the cost of scoring on the Cortex-M4F, as repeatable figures.
+//!
+//! QEMU does not model cycles, so the figure is the number of guest instructions executed
+//! per scored window, counted by the `qemu-insn-count` plugin (shared/tools) between the
+//! firmware's `bench_begin` and `bench_end` markers (`bench` feature). Divided by the
+//! model's multiply-accumulates it gives instructions per MAC. Flash and static RAM come
+//! from the ELF's sections (`llvm-size`), for the QEMU and the nRF52840 builds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vae_e2e::qemu;
+
+fn tool(name: &str) -> Result<PathBuf, String> {
+    let out = Command::new("rustc").arg("-vV").output().map_err(|e| format!("rustc: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let host = text.lines().find_map(|l| l.strip_prefix("host: ")).ok_or("rustc -vV: no host line")?;
+    let sysroot =
+        Command::new("rustc").args(["--print", "sysroot"]).output().map_err(|e| format!("rustc: {e}"))?;
+    let p = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib/rustlib")
+        .join(host)
+        .join("bin")
+        .join(name);
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(format!("{} not found: `rustup component add llvm-tools`", p.display()))
+    }
+}
+
+fn symbol(elf: &Path, name: &str) -> Result<String, String> {
+    let out = Command::new(tool("llvm-nm")?).arg(elf).output().map_err(|e| format!("llvm-nm: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3 && f[2] == name).then(|| format!("0x{}", f[0]))
+        })
+        .ok_or_else(|| format!("{name} not found in {}", elf.display()))
+}
+
+/// (flash, static RAM) in bytes: text + rodata + data + vectors, and data + bss + uninit.
+fn sizes(elf: &Path) -> Result<(u64, u64), String> {
+    let out = Command::new(tool("llvm-size")?)
+        .args(["-A"])
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("llvm-size: {e}"))?;
+    let (mut flash, mut ram) = (0, 0);
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 3 {
+            continue;
+        }
+        let size: u64 = f[1].parse().unwrap_or(0);
+        match f[0] {
+            ".vector_table" | ".text" | ".rodata" => flash += size,
+            ".data" => {
+                flash += size;
+                ram += size;
+            }
+            ".bss" | ".uninit" => ram += size,
+            _ => {}
+        }
+    }
+    Ok((flash, ram))
+}
+
+/// Instructions per scored window (mean over the windows of `csv`).
+fn count(elf: &Path, csv: &Path) -> Result<(f64, u64), String> {
+    let tools = qemu::workspace_root().join("..").join("shared").join("tools").join("qemu-insn-count");
+    let build = qemu::workspace_root().join("target").join("qemu-insn-count");
+    let out = Command::new("sh")
+        .arg(tools.join("build.sh"))
+        .arg(&build)
+        .output()
+        .map_err(|e| format!("{}: {e}", tools.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the QEMU instruction-count plugin failed (needs ../shared/tools/qemu-insn-count, apt access and root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let plugin = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (b, e) = (symbol(elf, "bench_begin")?, symbol(elf, "bench_end")?);
+    let mut cmd = qemu::qemu_command(elf, &[csv.to_str().unwrap_or_default()]);
+    cmd.args(["-icount", "shift=0", "-plugin", &format!("{plugin},begin={b},end={e}"), "-d", "plugin"]);
+    let out = cmd.output().map_err(|e| format!("qemu-system-arm: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("total insns"))
+        .ok_or_else(|| format!("no plugin output:\n{text}"))?;
+    let num = |key: &str| -> u64 {
+        line.split(',')
+            .find_map(|p| p.trim().strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let (windows, sum) = (num("windows:"), num("window sum:"));
+    if windows == 0 {
+        return Err("no window was scored".into());
+    }
+    Ok((sum as f64 / windows as f64, windows))
+}
+
+fn vae_train(args: &[&str]) -> Result<(), String> {
+    let mut full = vec!["vae-train"];
+    full.extend_from_slice(args);
+    let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&full).map_err(|e| e.to_string())?;
+    vae_train::cli::run(cli).map_err(|e| e.to_string())
+}
+
+/// `cargo xtask bench-device`.
+pub fn run() -> Result<(), String> {
+    crate::ensure_qemu()?;
+    let dir = qemu::workspace_root().join("target").join("bench-device");
+    let data = dir.join("data");
+    let d = |p: &Path| p.to_str().unwrap_or_default().to_string();
+    vae_train(&["synth", "--out", &d(&data), "--train-rows", "4000", "--test-rows", "1000"])?;
+    // A bigger model, 128 inputs (32 samples x 4 channels), 64 hidden, 8 latent; its weights
+    // do not change the instruction count, so a short training is enough.
+    let big = dir.join("128-64-8.vaem");
+    let train = d(&data.join("train.csv"));
+    vae_train(&[
+        "fit",
+        "--data",
+        &train,
+        "--window",
+        "32",
+        "--hop",
+        "8",
+        "--hidden",
+        "64",
+        "--latent",
+        "8",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--force",
+        "--out",
+        &d(&big),
+    ])?;
+    let csv = data.join("test.csv");
+    let models: [(&str, Option<PathBuf>); 2] =
+        [("default (firmware/models/default.vaem)", None), ("128-64-8", Some(big))];
+    println!(
+        "\n{:<40} {:>6} {:>13} {:>10} {:>22} {:>22}",
+        "model", "MACs", "instr/window", "instr/MAC", "flash qemu / nrf52840", "static RAM qemu / nrf"
+    );
+    for (name, model) in models {
+        let target = Some(qemu::workspace_root().join("target").join("bench-firmware"));
+        let bench = qemu::Build {
+            model: model.clone(),
+            features: vec!["bench".into()],
+            target_dir: target.clone(),
+            ..Default::default()
+        }
+        .run("firmware")
+        .map_err(|e| e.to_string())?;
+        let (per_window, _) = count(&bench, &csv)?;
+        let macs = vae_train::OwnedModel::load(
+            &model.clone().unwrap_or_else(|| qemu::workspace_root().join("firmware/models/default.vaem")),
+        )
+        .map_err(|e| e.to_string())?
+        .net
+        .layers()
+        .map(|l| l.inputs * l.outputs)
+        .sum::<usize>();
+        let qemu_elf = qemu::Build { model: model.clone(), target_dir: target.clone(), ..Default::default() }
+            .run("firmware")
+            .map_err(|e| e.to_string())?;
+        let (qf, qr) = sizes(&qemu_elf)?;
+        let nrf = qemu::Build {
+            model: model.clone(),
+            board: Some("nrf52840".into()),
+            target_dir: target,
+            ..Default::default()
+        }
+        .run("firmware")
+        .map_err(|e| e.to_string())?;
+        let (nf, nr) = sizes(&nrf)?;
+        println!(
+            "{:<40} {:>6} {:>13.0} {:>10.2} {:>22} {:>22}",
+            name,
+            macs,
+            per_window,
+            per_window / macs as f64,
+            format!("{qf} / {nf} B"),
+            format!("{qr} / {nr} B")
+        );
+    }
+    println!("\n(instructions counted under QEMU mps2-an386 between bench_begin and bench_end, i.e. one scored window: window copy, finite check, encoder, decoder, likelihood, KL, decision)");
+    Ok(())
+}
