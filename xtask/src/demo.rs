@@ -2,7 +2,7 @@
 //!
 //! 1. simulate a machine (`vae-train synth`): a normal stretch and a test stretch with five
 //!    injected faults;
-//! 2. train and calibrate a model on the normal stretch (`vae-train fit`);
+//! 2. train and calibrate a model on the normal stretch (`vae-train fit`, spectrum front end);
 //! 3. score the test stretch on the host (`vae-train score`);
 //! 4. build the firmware with that model and replay the test stretch in QEMU;
 //! 5. print, per fault, whether host and device flagged it, and how closely their scores agree;
@@ -126,8 +126,11 @@ impl Demo {
         eprintln!("\n== 2/5 train and calibrate on the normal stretch");
         let epochs = self.epochs.to_string();
         let train = data.join("train.csv");
-        let mut fit = vec!["fit", "--data", s(&train), "--window", "16", "--hop", "4"];
-        fit.extend(["--hidden", "32", "--latent", "8", "--epochs", &epochs, "--out", s(&model), "--force"]);
+        // Log-magnitude spectra of each channel plus its level: frequency changes, noise bursts
+        // and a stuck (silent) sensor show in the spectrum, shifts in the level row.
+        let mut fit = vec!["fit", "--data", s(&train), "--window", "16", "--hop", "4", "--transform", "spectrum"];
+        fit.extend(["--hidden", "32", "--latent", "8", "--epochs", &epochs, "--seed", "1", "--out", s(&model), "--force"]);
+        fit.extend(["--name", "simulated machine (cargo xtask demo)"]);
         if !self.progress {
             fit.push("--quiet");
         }
@@ -301,7 +304,7 @@ mod tests {
         assert_eq!(f.windows, 747);
         assert!(f.worst_relative <= 1e-5, "host vs device {}", f.worst_relative);
         assert!(f.decision_mismatches <= 1, "{} decisions differ", f.decision_mismatches);
-        for kind in ["spike", "frequency-change", "noise-burst"] {
+        for kind in ["spike", "frequency-change", "stuck-sensor", "noise-burst"] {
             let (_, host, device) = f.faults.iter().find(|(k, _, _)| k == kind).cloned().unwrap_or_default();
             assert!(host && device, "{kind} not flagged (host {host}, device {device})");
         }
