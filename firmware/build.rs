@@ -151,6 +151,11 @@ fn generate(path: &Path, embed: Option<&Path>, rate: u32) -> Result<String, Stri
     );
     let _ = writeln!(
         s,
+        "/// The model reads raw windows (the front-end code is then not linked).\npub const RAW: bool = {};",
+        h.transform.features == vae_core::transform::Features::Raw
+    );
+    let _ = writeln!(
+        s,
         "/// Sampling rate of boards with an ADC, in Hz.\npub const SAMPLE_RATE_HZ: u32 = {rate};"
     );
     let _ = writeln!(s, "/// The encoder's hidden stack.\npub type EncoderBody<'a> = {};", stack(0..e));

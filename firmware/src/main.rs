@@ -31,11 +31,17 @@ use vae_core::{ModelFile, Outcome, Rng, ScoreConfig};
 struct Scorer(Model<'static>);
 
 impl WindowModel<X> for Scorer {
-    fn score_window<const CC: usize>(&self, x: &[f32; X], config: ScoreConfig, rng: &mut Rng) -> Outcome {
+    fn score_window<const CC: usize>(
+        &self,
+        x: &[f32; X],
+        config: ScoreConfig,
+        seed: u64,
+        stream: u64,
+    ) -> Outcome {
         if model::DETERMINISTIC {
             self.0.score_deterministic::<CC>(x)
         } else {
-            self.0.score::<CC>(x, config, rng)
+            self.0.score::<CC>(x, config, &mut Rng::for_stream(seed, stream))
         }
     }
 }
@@ -107,7 +113,7 @@ fn run() -> Result<(), Stop> {
         if let Some(window) = detector.push(sample) {
             #[cfg(feature = "bench")]
             bench::bench_begin();
-            let report = detector.score(window);
+            let report = if model::RAW { detector.score_raw(window) } else { detector.score(window) };
             #[cfg(feature = "bench")]
             bench::bench_end();
             log(&report, header.channel_names(), header.transform.smoothing > 1);

@@ -12,14 +12,21 @@ use crate::normalize::Normalizer;
 use crate::rng::Rng;
 use crate::score::{Decision, Outcome, ScoreConfig};
 use crate::threshold::Threshold;
-use crate::transform::{Smoother, Transform};
+use crate::transform::{Features, Smoother, Transform};
 use crate::vae::Vae;
 use crate::windower::Windower;
 
 /// A model that scores windows of `X` values; implemented by [`Vae`].
 pub trait WindowModel<const X: usize> {
-    /// Scores one window of `C` channels.
-    fn score_window<const C: usize>(&self, x: &[f32; X], config: ScoreConfig, rng: &mut Rng) -> Outcome;
+    /// Scores one window of `C` channels; a sampled score draws its noise from
+    /// `Rng::for_stream(seed, stream)`, created only when it is needed.
+    fn score_window<const C: usize>(
+        &self,
+        x: &[f32; X],
+        config: ScoreConfig,
+        seed: u64,
+        stream: u64,
+    ) -> Outcome;
 }
 
 impl<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize> WindowModel<X>
@@ -28,8 +35,18 @@ where
     EB: Layers<X, HE>,
     DB: Layers<Z, HD>,
 {
-    fn score_window<const C: usize>(&self, x: &[f32; X], config: ScoreConfig, rng: &mut Rng) -> Outcome {
-        self.score::<C>(x, config, rng)
+    fn score_window<const C: usize>(
+        &self,
+        x: &[f32; X],
+        config: ScoreConfig,
+        seed: u64,
+        stream: u64,
+    ) -> Outcome {
+        if config.kind().is_sampled() {
+            self.score::<C>(x, config, &mut Rng::for_stream(seed, stream))
+        } else {
+            self.score_deterministic::<C>(x)
+        }
     }
 }
 
@@ -152,18 +169,41 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
     pub fn score(&mut self, window: ReadyWindow) -> Report {
         let mut samples = [0.0f32; N];
         self.windower.window(&mut samples);
-        let mut x = [0.0f32; X];
-        let mut scratch = [0.0f32; W];
-        // The sizes were checked when the transform was set, so `apply` cannot fail; were it
-        // to, the window is reported unscored rather than scored on garbage.
-        let outcome = match self.transform.apply(&samples, C, &mut x, &mut scratch) {
-            Ok(None) => {
-                let mut rng = Rng::for_stream(self.seed, window.index);
-                self.model.score_window::<C>(&x, self.config, &mut rng)
+        let (seed, stream) = (self.seed, window.index);
+        let outcome = match (self.transform.features, samples.first_chunk::<X>()) {
+            // Raw windows are the network input itself: no copy, and the scorer reports
+            // NaN/Inf exactly as the transform would.
+            (Features::Raw, Some(x)) => self.model.score_window::<C>(x, self.config, seed, stream),
+            _ => {
+                let mut x = [0.0f32; X];
+                let mut scratch = [0.0f32; W];
+                // The sizes were checked when the transform was set, so `apply` cannot fail;
+                // were it to, the window is reported unscored rather than scored on garbage.
+                match self.transform.apply(&samples, C, &mut x, &mut scratch) {
+                    Ok(None) => self.model.score_window::<C>(&x, self.config, seed, stream),
+                    Ok(Some(skip)) => skip,
+                    Err(_) => Outcome::NonFinite { count: 0, first: 0 },
+                }
             }
-            Ok(Some(skip)) => skip,
-            Err(_) => Outcome::NonFinite { count: 0, first: 0 },
         };
+        self.decide(window, outcome)
+    }
+
+    /// [`Detector::score`] for a detector of raw windows, without the front-end code: a
+    /// firmware whose model has no front end (a constant of its build) links less. A
+    /// detector with a front end gets every window reported unscored.
+    pub fn score_raw(&mut self, window: ReadyWindow) -> Report {
+        let mut samples = [0.0f32; N];
+        self.windower.window(&mut samples);
+        let outcome = match (self.transform.features, samples.first_chunk::<X>()) {
+            (Features::Raw, Some(x)) => self.model.score_window::<C>(x, self.config, self.seed, window.index),
+            _ => Outcome::NonFinite { count: 0, first: 0 },
+        };
+        self.decide(window, outcome)
+    }
+
+    /// Smoothing, the decision, the counters.
+    fn decide(&mut self, window: ReadyWindow, outcome: Outcome) -> Report {
         let score = match outcome {
             Outcome::Scored(s) => Some(self.smoother.push(s.score)),
             Outcome::Overflow => Some(self.smoother.push(f32::INFINITY)),

@@ -312,7 +312,7 @@ fn evaluate_sampled<N: Network + ?Sized, const C: usize>(
 }
 
 /// `NonFinite` with the count and first index of NaN/Inf values, if any.
-fn non_finite(x: &[f32]) -> Option<Outcome> {
+pub(crate) fn non_finite(x: &[f32]) -> Option<Outcome> {
     // Fast path: v * 0 is 0 for every finite v and NaN for NaN and both infinities, so one
     // multiply-add per value answers "all finite?" without a branch per value.
     let mut probe = 0.0f32;

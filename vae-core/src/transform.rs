@@ -38,6 +38,7 @@
 //! by [`Detector`](crate::Detector).
 
 use crate::error::Error;
+use crate::score::non_finite;
 use crate::score::Outcome;
 
 /// Most windows a score can be smoothed over.
@@ -254,7 +255,11 @@ impl Transform {
             return Ok(Some(bad));
         }
         match self.features {
-            Features::Raw => out.copy_from_slice(window),
+            Features::Raw => {
+                for (o, v) in out.iter_mut().zip(window) {
+                    *o = *v;
+                }
+            }
             Features::Diff => {
                 let later = window.get(c..).unwrap_or(&[]);
                 for ((o, next), prev) in out.iter_mut().zip(later).zip(window) {
@@ -356,22 +361,6 @@ fn mean(window: &[f32], c: usize, ch: usize, from: usize, to: usize) -> f32 {
         s += v;
     }
     s / n as f32
-}
-
-/// `NonFinite` with the count and first index of NaN/Inf values, if any (as the scorer
-/// reports them for a raw window).
-fn non_finite(x: &[f32]) -> Option<Outcome> {
-    let mut count = 0usize;
-    let mut first = 0usize;
-    for (i, v) in x.iter().enumerate() {
-        if !v.is_finite() {
-            if count == 0 {
-                first = i;
-            }
-            count += 1;
-        }
-    }
-    (count > 0).then_some(Outcome::NonFinite { count, first })
 }
 
 /// In place: the real FFT of `buf` (a power-of-two length from 4 to
