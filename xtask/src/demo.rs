@@ -128,8 +128,21 @@ impl Demo {
         let train = data.join("train.csv");
         // Log-magnitude spectra of each channel plus its level: frequency changes, noise bursts
         // and a stuck (silent) sensor show in the spectrum, shifts in the level row.
-        let mut fit = vec!["fit", "--data", s(&train), "--window", "16", "--hop", "4", "--transform", "spectrum"];
-        fit.extend(["--hidden", "32", "--latent", "8", "--epochs", &epochs, "--seed", "1", "--out", s(&model), "--force"]);
+        let mut fit =
+            vec!["fit", "--data", s(&train), "--window", "16", "--hop", "4", "--transform", "spectrum"];
+        fit.extend([
+            "--hidden",
+            "32",
+            "--latent",
+            "8",
+            "--epochs",
+            &epochs,
+            "--seed",
+            "1",
+            "--out",
+            s(&model),
+            "--force",
+        ]);
         fit.extend(["--name", "simulated machine (cargo xtask demo)"]);
         if !self.progress {
             fit.push("--quiet");
