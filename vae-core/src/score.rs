@@ -245,20 +245,29 @@ pub(crate) fn evaluate<N: Network + ?Sized, const C: usize>(
     }
 }
 
+/// The common start of every score: refuse non-finite input, encode, the closed-form KL,
+/// clear the channel sums.
+fn encode<N: Network + ?Sized>(net: &N, x: &[f32], w: &mut Work<'_>) -> Result<f32, Outcome> {
+    if let Some(bad) = non_finite(x) {
+        return Err(bad);
+    }
+    net.encode(x, w.mu, w.log_var, w.scratch);
+    w.channel_sq.fill(0.0);
+    Ok(kl_to_std_normal(w.mu, w.log_var))
+}
+
 /// [`ScoreKind::Deterministic`]: no sampler, no noise (and none of their code linked by a
 /// caller that only uses this).
 pub(crate) fn evaluate_deterministic<N: Network + ?Sized, const C: usize>(
     net: &N,
     x: &[f32],
-    w: Work<'_>,
+    mut w: Work<'_>,
     channel_nll: Option<&mut [f32]>,
 ) -> Outcome {
-    if let Some(bad) = non_finite(x) {
-        return bad;
-    }
-    net.encode(x, w.mu, w.log_var, w.scratch);
-    let kl = kl_to_std_normal(w.mu, w.log_var);
-    w.channel_sq.fill(0.0);
+    let kl = match encode(net, x, &mut w) {
+        Ok(kl) => kl,
+        Err(bad) => return bad,
+    };
     net.decode(w.mu, w.mean, w.scratch);
     let recon =
         -0.5 * residuals::<C>(x, w.mean, net.precision(), w.channel_sq, w.channel_tmp) + net.log_norm();
@@ -272,15 +281,13 @@ fn evaluate_sampled<N: Network + ?Sized, const C: usize>(
     kind: ScoreKind,
     samples: u16,
     rng: &mut Rng,
-    w: Work<'_>,
+    mut w: Work<'_>,
     channel_nll: Option<&mut [f32]>,
 ) -> Outcome {
-    if let Some(bad) = non_finite(x) {
-        return bad;
-    }
-    net.encode(x, w.mu, w.log_var, w.scratch);
-    let kl = kl_to_std_normal(w.mu, w.log_var);
-    w.channel_sq.fill(0.0);
+    let kl = match encode(net, x, &mut w) {
+        Ok(kl) => kl,
+        Err(bad) => return bad,
+    };
     let (log_norm, precision) = (net.log_norm(), net.precision());
     let k = samples.max(1);
     for (s, lv) in w.sigma.iter_mut().zip(w.log_var.iter()) {
