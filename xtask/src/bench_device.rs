@@ -118,32 +118,22 @@ pub fn run() -> Result<(), String> {
     let data = dir.join("data");
     let d = |p: &Path| p.to_str().unwrap_or_default().to_string();
     vae_train(&["synth", "--out", &d(&data), "--train-rows", "4000", "--test-rows", "1000"])?;
-    // A bigger model, 128 inputs (32 samples x 4 channels), 64 hidden, 8 latent; its weights
-    // do not change the instruction count, so a short training is enough.
-    let big = dir.join("128-64-8.vaem");
+    // Raw-window models of the two reference shapes: 64 inputs (16 samples x 4 channels),
+    // 32 hidden, 8 latent; and 128 inputs (32 x 4), 64 hidden, 8 latent. Their weights do not
+    // change the instruction count, so a short training is enough.
     let train = d(&data.join("train.csv"));
-    vae_train(&[
-        "fit",
-        "--data",
-        &train,
-        "--window",
-        "32",
-        "--hop",
-        "8",
-        "--hidden",
-        "64",
-        "--latent",
-        "8",
-        "--epochs",
-        "3",
-        "--quiet",
-        "--force",
-        "--out",
-        &d(&big),
-    ])?;
+    let mut models: Vec<(String, Option<PathBuf>)> =
+        vec![("default (spectrum front end, 36-32-8)".into(), None)];
+    for (name, window, hidden) in [("64-32-8", "16", "32"), ("128-64-8", "32", "64")] {
+        let out = d(&dir.join(format!("{name}.vaem")));
+        let mut args = vec![
+            "fit", "--data", &train, "--window", window, "--hop", "8", "--hidden", hidden, "--latent", "8",
+        ];
+        args.extend(["--epochs", "3", "--quiet", "--force", "--out", &out]);
+        vae_train(&args)?;
+        models.push((format!("{name} (raw windows)"), Some(PathBuf::from(out))));
+    }
     let csv = data.join("test.csv");
-    let models: [(&str, Option<PathBuf>); 2] =
-        [("default (firmware/models/default.vaem)", None), ("128-64-8", Some(big))];
     println!(
         "\n{:<40} {:>6} {:>13} {:>10} {:>22} {:>22}",
         "model", "MACs", "instr/window", "instr/MAC", "flash qemu / nrf52840", "static RAM qemu / nrf"
