@@ -77,15 +77,29 @@ impl Activation {
         }
     }
 
-    /// Applies the activation in place; one branch per slice, not per element.
-    #[inline]
+    /// Applies the activation in place; one branch per slice, not per element. Sigmoid goes
+    /// through the tanh loop (the same arithmetic as [`math::sigmoid`]), so an image holds one
+    /// copy of the polynomial loop.
+    #[inline(never)]
     pub fn apply_all(self, xs: &mut [f32]) {
         match self {
             Activation::Identity => {}
             Activation::Relu => xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
-            Activation::Tanh => xs.iter_mut().for_each(|x| *x = math::tanh(*x)),
-            Activation::Sigmoid => xs.iter_mut().for_each(|x| *x = math::sigmoid(*x)),
+            Activation::Tanh => tanh_all(xs),
+            Activation::Sigmoid => {
+                xs.iter_mut().for_each(|x| *x *= 0.5);
+                tanh_all(xs);
+                xs.iter_mut().for_each(|x| *x = 0.5 + 0.5 * *x);
+            }
         }
+    }
+}
+
+/// tanh of every value, in place.
+#[inline(never)]
+fn tanh_all(xs: &mut [f32]) {
+    for x in xs {
+        *x = math::tanh(*x);
     }
 }
 
@@ -110,6 +124,11 @@ mod tests {
         assert_eq!(xs, [0.0, 0.0, 3.0]);
         assert_eq!(Activation::Identity.apply(-2.5), -2.5);
         assert_eq!(Activation::Sigmoid.apply(0.0), 0.5);
+        let mut s = [-3.0, -0.2, 0.0, 1.7, 40.0];
+        Activation::Sigmoid.apply_all(&mut s);
+        for (got, x) in s.iter().zip([-3.0f32, -0.2, 0.0, 1.7, 40.0]) {
+            assert_eq!(*got, math::sigmoid(x), "sigmoid({x})");
+        }
         assert!((Activation::Tanh.apply(0.5) - 0.462_117_16).abs() < 1e-7);
     }
 }
