@@ -165,6 +165,13 @@ pub struct FitArgs {
     /// (200 for 0.995), else all, since a quantile of fewer windows is only their maximum.
     #[arg(long, default_value = "validation")]
     pub calibrate: String,
+    /// How the threshold is estimated from those windows' scores: quantile (the empirical
+    /// --quantile); cantelli (mean + sqrt(q / (1 - q)) standard deviations, 14.1 for 0.995:
+    /// by Cantelli's inequality at most 1 - q false alarms for any score distribution with
+    /// that mean and spread); or auto: the quantile when there are at least 1 / (1 - q)
+    /// windows, else cantelli.
+    #[arg(long, default_value = "quantile")]
+    pub threshold_rule: String,
     /// Model name stored in the file (default: the output file's stem).
     #[arg(long)]
     pub name: Option<String>,
@@ -427,6 +434,15 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
             Error::Usage(format!("unknown --activation `{}`: use tanh, relu or sigmoid", a.activation))
         })?;
     let score = ScoreConfig::new(parse_kind(&a.score)?, a.samples)?;
+    let rule = scoring::ThresholdRule::from_name(&a.threshold_rule).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown --threshold-rule `{}`: use quantile, cantelli or auto",
+            a.threshold_rule
+        ))
+    })?;
+    if rule != scoring::ThresholdRule::Quantile && a.quantile >= 1.0 {
+        return Err(Error::Usage("--threshold-rule cantelli and auto need --quantile below 1".into()));
+    }
 
     let recs = data::load(&a.input.data, &a.input.options(a.window, NanPolicy::Refuse)?)?;
     for r in &recs {
@@ -557,7 +573,9 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     // Threshold: a quantile of the scores of normal windows, by default those the model was
     // not fitted on.
     let n_val = vw.as_ref().map_or(0, Windows::len);
-    let enough = n_val as f64 >= 1.0 / (1.0 - f64::from(a.quantile)).max(1e-9);
+    // 1 / (1 - q) windows, rounded: 0.995 as f32 lies a little above 0.995, and 200
+    // validation windows must count as enough for it.
+    let enough = n_val as f64 >= (1.0 / (1.0 - f64::from(a.quantile)).max(1e-9) - 1e-3).ceil();
     let use_all = match a.calibrate.as_str() {
         "validation" => false,
         "all" => true,
@@ -580,8 +598,12 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     };
     let mut quantiles = vec![a.quantile];
     quantiles.extend([0.99f32, 0.999].into_iter().filter(|q| (q - a.quantile).abs() > 1e-6));
-    for q in quantiles {
-        let t = scoring::calibrate(&scored, q)?;
+    let mut decision_rule = scoring::ThresholdRule::Quantile;
+    for (i, q) in quantiles.into_iter().enumerate() {
+        let (t, used) = scoring::calibrate_with(&scored, q, rule)?;
+        if i == 0 {
+            decision_rule = used;
+        }
         model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
     }
     model.save(&a.out)?;
@@ -592,7 +614,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     }
     let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
     let summary = format!(
-        "wrote {} ({} bytes): best epoch {} of {}{}, {} loss {:.3} nats/window; threshold {:.3} at the {} quantile of {} {} scores",
+        "wrote {} ({} bytes): best epoch {} of {}{}, {} loss {:.3} nats/window; threshold {:.3} {} of {} {} scores",
         a.out.display(),
         std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0),
         outcome.best_epoch,
@@ -601,7 +623,14 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         if best.and_then(|b| b.val_loss).is_some() { "validation" } else { "training" },
         outcome.best_loss,
         model.thresholds[0].threshold,
-        a.quantile,
+        match decision_rule {
+            scoring::ThresholdRule::Cantelli => format!(
+                "by the Cantelli bound for quantile {} (mean + {:.1} sd)",
+                a.quantile,
+                scoring::cantelli_factor(a.quantile)
+            ),
+            _ => format!("at the {} quantile", a.quantile),
+        },
         scored.len(),
         on
     );

@@ -127,6 +127,100 @@ pub fn calibrate(scored: &[ScoredWindow], q: f32) -> Result<Threshold, Error> {
     Ok(Threshold::from_quantile(&mut scores, q)?)
 }
 
+/// How a threshold is estimated from the decision scores of normal windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThresholdRule {
+    /// The empirical quantile `q` ([`calibrate`]).
+    Quantile,
+    /// The distribution-free Cantelli bound for a false-alarm rate of `1 - q`
+    /// ([`calibrate_cantelli`]).
+    Cantelli,
+    /// The quantile when there are at least `1 / (1 - q)` finite scores (enough for the
+    /// quantile to be more than their maximum), else the Cantelli bound.
+    Auto,
+}
+
+impl ThresholdRule {
+    /// Parses `quantile`, `cantelli` or `auto`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "quantile" => Some(Self::Quantile),
+            "cantelli" => Some(Self::Cantelli),
+            "auto" => Some(Self::Auto),
+            _ => None,
+        }
+    }
+
+    /// The rule [`ThresholdRule::Auto`] picks for `n` finite scores and quantile `q` (the
+    /// rule itself otherwise).
+    pub fn resolve(self, n: usize, q: f32) -> Self {
+        match self {
+            // Tolerance: 0.995 as f32 is 0.99500000477, which would make 200 too few.
+            Self::Auto if (n as f64) * (1.0 - f64::from(q)) >= 1.0 - 1e-6 => Self::Quantile,
+            Self::Auto => Self::Cantelli,
+            r => r,
+        }
+    }
+
+    /// Name as the CLI spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Quantile => "quantile",
+            Self::Cantelli => "cantelli",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+/// The factor `k = sqrt(q / (1 - q))` of the Cantelli bound for quantile `q` (14.1 for
+/// 0.995).
+pub fn cantelli_factor(q: f32) -> f64 {
+    let q = f64::from(q);
+    (q / (1.0 - q)).sqrt()
+}
+
+/// The threshold `mean + k sd` of the finite decision scores of `scored` (normal windows),
+/// `k = sqrt(q / (1 - q))`: by Cantelli's inequality (the one-sided Chebyshev inequality),
+/// `P(S - mean >= k sd) <= 1 / (1 + k^2) = 1 - q` for *any* distribution of scores with
+/// that mean and standard deviation. A quantile `q` estimated from fewer than `1 / (1 - q)`
+/// windows is only their maximum, and consecutive windows overlap (and are smoothed), so
+/// they are far fewer independent draws than they number: the bound needs no tail shape and
+/// only the first two moments, which few correlated windows estimate without bias. `q` must
+/// lie in `[0, 1)`.
+pub fn calibrate_cantelli(scored: &[ScoredWindow], q: f32) -> Result<Threshold, Error> {
+    if !(0.0..1.0).contains(&q) {
+        return Err(vae_core::Error::InvalidQuantile { found: q }.into());
+    }
+    let scores: Vec<f64> =
+        scored.iter().filter_map(|w| w.smoothed.filter(|v| v.is_finite())).map(f64::from).collect();
+    if scores.is_empty() {
+        return Err(vae_core::Error::NoScores.into());
+    }
+    let n = scores.len() as f64;
+    let mean = scores.iter().sum::<f64>() / n;
+    let var = if scores.len() > 1 {
+        scores.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    let t = mean + cantelli_factor(q) * var.sqrt();
+    Ok(Threshold::new(t as f32)?)
+}
+
+/// The threshold of `rule` at quantile `q` over the decision scores of `scored`, and the
+/// rule used ([`ThresholdRule::Auto`] resolved).
+pub fn calibrate_with(
+    scored: &[ScoredWindow],
+    q: f32,
+    rule: ThresholdRule,
+) -> Result<(Threshold, ThresholdRule), Error> {
+    let n = scored.iter().filter(|w| w.smoothed.is_some_and(f32::is_finite)).count();
+    match rule.resolve(n, q) {
+        ThresholdRule::Cantelli => Ok((calibrate_cantelli(scored, q)?, ThresholdRule::Cantelli)),
+        _ => Ok((calibrate(scored, q)?, ThresholdRule::Quantile)),
+    }
+}
+
 /// Normalises recordings with the model's statistics (the device does the same per sample).
 pub fn normalise(model: &OwnedModel, recordings: &mut [Recording]) {
     for r in recordings {

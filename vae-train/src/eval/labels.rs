@@ -203,6 +203,21 @@ impl Stamp {
         }
         Some(Stamp([y, mo, day, h, mi, s, nanos]))
     }
+
+    /// Seconds since 1970-01-01 00:00:00 (proleptic Gregorian calendar, no leap seconds,
+    /// no time zone): differences of stamps are durations.
+    pub fn seconds(&self) -> f64 {
+        let [y, mo, d, h, mi, s, nanos] = self.0.map(i64::from);
+        // Days from the civil date (H. Hinnant's algorithm), exact for every year >= 0.
+        let y = if mo <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (mo + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        (days * 86_400 + h * 3_600 + mi * 60 + s) as f64 + nanos as f64 * 1e-9
+    }
 }
 
 /// `text` cut to 60 characters, so one bad value cannot flood the terminal.

@@ -18,6 +18,7 @@
 pub mod baselines;
 pub mod labels;
 pub mod metrics;
+pub mod period;
 mod plots;
 mod report;
 
