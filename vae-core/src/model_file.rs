@@ -315,6 +315,10 @@ impl<'a> ModelFile<'a> {
 
         let kind = ScoreKind::from_code(kind_code).ok_or(field("score kind", kind_code.into()))?;
         let score = ScoreConfig::new(kind, samples).map_err(|_| field("score samples", samples.into()))?;
+        // One meaning per file: a deterministic score draws no sample.
+        if !kind.is_sampled() && samples != 1 {
+            return Err(field("score samples (deterministic score)", samples.into()));
+        }
         let features =
             Features::from_code(transform_code).ok_or(field("transform", transform_code.into()))?;
         let transform = Transform { features, wandering, smoothing };
@@ -352,7 +356,11 @@ impl<'a> ModelFile<'a> {
         let layer_count = encoder_depth + 2 + decoder_depth + 1;
         let mut layers: Vec<LayerShape, MAX_LAYERS> = Vec::new();
         let mut width = input_len;
-        let mut expected_params = 2 * channels + input_len;
+        // Checked sums: on a 32-bit device a crafted file must not wrap the count around to
+        // the one it declares and send the parameter check through billions of values.
+        let too_many = || field("parameter count", u64::MAX);
+        let mut expected_params =
+            channels.checked_mul(2).and_then(|v| v.checked_add(input_len)).ok_or_else(too_many)?;
         for i in 0..layer_count {
             let outputs = usize::from(r.u16()?);
             let act_code = r.u8()?;
@@ -387,7 +395,11 @@ impl<'a> ModelFile<'a> {
                 Part::LogVarHead => latent_len,
                 _ => outputs,
             };
-            expected_params += inputs * outputs + outputs;
+            expected_params = inputs
+                .checked_mul(outputs)
+                .and_then(|v| v.checked_add(outputs))
+                .and_then(|v| v.checked_add(expected_params))
+                .ok_or_else(too_many)?;
             layers
                 .push(LayerShape { inputs, outputs, activation })
                 .map_err(|_| field("layer count", layer_count as u64))?;
@@ -432,12 +444,9 @@ impl<'a> ModelFile<'a> {
             });
         }
         let data_len = param_count.checked_mul(4).ok_or(field("parameter count", param_count as u64))?;
-        if header_len + data_len + 4 != bytes.len() {
-            return Err(Error::SizeMismatch {
-                what: "file length",
-                expected: header_len + data_len + 4,
-                found: bytes.len(),
-            });
+        let total = data_len.checked_add(header_len + 4).ok_or_else(too_many)?;
+        if total != bytes.len() {
+            return Err(Error::SizeMismatch { what: "file length", expected: total, found: bytes.len() });
         }
         let data = bytes.get(header_len..header_len + data_len).unwrap_or(&[]);
         let header = Header {

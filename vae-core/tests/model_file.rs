@@ -181,6 +181,12 @@ fn specific_errors_name_the_problem() {
     b[model_file::FIXED_HEADER_LEN + 2] = 9;
     fix_crc(&mut b);
     assert_eq!(parse(&b), Err(Error::InvalidLayer { layer: 0, field: "activation", found: 9 }));
+    // A deterministic score with K != 1: two files must not mean the same model.
+    let mut b = bytes.clone();
+    b[34..36].copy_from_slice(&3u16.to_le_bytes()); // samples
+    b[36] = 0; // deterministic
+    fix_crc(&mut b);
+    assert!(matches!(parse(&b), Err(Error::InvalidField { found: 3, .. })), "{:?}", parse(&b));
     // Unaligned bytes are refused, not misread.
     let mut shifted = vec![0u8; bytes.len() + 1];
     shifted[1..].copy_from_slice(&bytes);

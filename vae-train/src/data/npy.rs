@@ -436,7 +436,7 @@ pub(crate) fn select(
     path: &Path,
     missing: &dyn Fn(&str) -> DataError,
 ) -> Result<(Vec<usize>, Option<usize>), DataError> {
-    let find = |name: &str| names.iter().position(|n| n == name.trim()).ok_or_else(|| missing(name));
+    let find = |name: &str| names.iter().position(|n| n.trim() == name.trim()).ok_or_else(|| missing(name));
     let label = opts.label_column.as_deref().map(find).transpose()?;
     let features: Vec<usize> = match &opts.columns {
         Some(cols) => {
