@@ -402,14 +402,12 @@ fn a_parameter_count_beyond_u32_is_refused_on_the_host() {
 }
 
 /// Found reviewing the reader for the device's 32-bit `usize` (the fuzzer runs on a 64-bit
-/// host, where the sums cannot wrap): `ModelFile::parse` sums the expected parameter count
-/// in `usize` without overflow checks (`vae-core/src/model_file.rs`, `expected_params +=
-/// inputs * outputs + outputs`), so on the device the count above wraps to the declared one
-/// and passes; `check_params` then walks about 4.3e9 weights (reading out-of-range ones as
-/// 0) before the typed loader refuses the shapes: about 30 s in QEMU, minutes on a real
-/// Cortex-M4, a boot that seems to hang. The reader should refuse it at once, as on the host.
+/// host, where the sums cannot wrap): `ModelFile::parse` summed the expected parameter count
+/// in `usize` without overflow checks, so on the device the count above wrapped to the
+/// declared one and passed; the parameter check then walked about 4.3e9 weights before the
+/// typed loader refused the shapes (30 s in QEMU, minutes on a real Cortex-M4: a boot that
+/// seems to hang). Fixed in 0307dd3 (checked sums); the reader now refuses it at once.
 #[test]
-#[ignore = "open defect in vae-core/src/model_file.rs (unchecked usize sums on 32-bit targets); passes once parse computes the parameter count with checked arithmetic"]
 fn a_parameter_count_that_wraps_on_the_device_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let crafted = wrapping_model(dir.path());
