@@ -21,25 +21,30 @@ mod model {
 
 // The critical-section implementation defmt needs comes from cortex-m.
 use cortex_m as _;
-use model::{Model, C, HOP, MACS, N, W, X};
+use model::{Model, C, HD, HE, HOP, MACS, N, W, X, Z};
 use vae_core::detector::{Detector, Report, WindowModel};
 use vae_core::model_file::ChannelNames;
-use vae_core::{ModelFile, Outcome, Rng, ScoreConfig};
+use vae_core::{ModelFile, Outcome, Rng, Scratch, ScoreConfig};
 
 /// The embedded model. When its file says the score is deterministic (a constant of the
-/// build), the sampler's code is never referenced, which saves about 1.7 kB of flash.
-struct Scorer(Model<'static>);
+/// build), the sampler's code is never referenced, which saves about 1.7 kB of flash; its
+/// buffers are kept between windows, so that no window's score zeroes them first.
+struct Scorer(Model<'static>, Scratch<X, Z, H, C>);
+
+/// The hidden buffer of a deterministic score: the wider of the two last hidden layers.
+const H: usize = if HE > HD { HE } else { HD };
 
 impl WindowModel<X> for Scorer {
     fn score_window<const CC: usize>(
-        &self,
+        &mut self,
         x: &[f32; X],
         config: ScoreConfig,
         seed: u64,
         stream: u64,
     ) -> Outcome {
+        const { assert!(CC == C, "the detector scores windows of the model's channels") };
         if model::DETERMINISTIC {
-            self.0.score_deterministic::<CC>(x)
+            self.0.score_deterministic_in::<C, H>(x, &mut self.1)
         } else {
             self.0.score::<CC>(x, config, &mut Rng::for_stream(seed, stream))
         }
@@ -83,7 +88,7 @@ fn run() -> Result<(), Stop> {
     // The model file's transform (front end, wandering levels, smoothing) runs on the device
     // exactly as on the host.
     let mut detector: Detector<Scorer, C, W, N, X> = Detector::with_transform(
-        Scorer(vae),
+        Scorer(vae, Scratch::new()),
         normalizer,
         HOP,
         header.transform,

@@ -3,6 +3,7 @@
 
 use crate::dense::{Dense, LayerShape, Layers};
 use crate::error::Error;
+use crate::kernel;
 use crate::math::{self, LN_2PI};
 
 /// Decoder with latent width `Z`, last hidden width `H` and output width `X`.
@@ -38,9 +39,14 @@ impl<'a, B: Layers<Z, H>, const Z: usize, const H: usize, const X: usize> Decode
 
     /// The Gaussian mean m(z), written into `out` (no copy of a returned array).
     pub fn mean_into(&self, z: &[f32; Z], out: &mut [f32; X]) {
-        let mut h = [0.0f32; H];
-        self.body.forward(z, &mut h);
-        self.mean.forward(&h, out);
+        self.mean_with(z, &mut [0.0f32; H], out);
+    }
+
+    /// [`Decoder::mean_into`] with the caller's buffer `h` for the last hidden layer (kept
+    /// between calls, it need not be zeroed for each).
+    pub fn mean_with(&self, z: &[f32; Z], h: &mut [f32; H], out: &mut [f32; X]) {
+        self.body.forward(z, h);
+        self.mean.forward(h, out);
     }
 
     /// log p(x|z) = -1/2 sum_i ((x_i - m_i)^2 exp(-s_i) + s_i + ln 2 pi).
@@ -114,10 +120,10 @@ pub(crate) fn fill_noise_constants(log_var: &[f32], precision: &mut [f32]) -> Re
 }
 
 /// sum_i (x_i - m_i)^2 p_i over a time-major window (dimension i belongs to channel i mod C,
-/// C = `channels.len()`), also added per channel into `channels`. The sum runs per channel
-/// first (in time order, into `tmp`, C floats), then over channels, the order
-/// [`weighted_squares_fixed`] uses too, so both give the same bits. With no channels it is a
-/// plain sum. `x.len()` must be a multiple of C (the callers check it).
+/// C = `channels.len()`), also added per channel into `channels`. When C divides 8 the sum
+/// runs in eight lanes ([`weighted_squares_lanes`]); otherwise per channel first (in time
+/// order, into `tmp`, C floats), then over channels. [`weighted_squares_fixed`] takes the same
+/// route, so both give the same bits. With no channels it is a plain sum. `x.len()` must be a multiple of C (the callers check it).
 #[inline]
 pub(crate) fn weighted_squares(
     x: &[f32],
@@ -127,6 +133,9 @@ pub(crate) fn weighted_squares(
     tmp: &mut [f32],
 ) -> f32 {
     let c = channels.len();
+    if c != 0 && 8 % c == 0 {
+        return weighted_squares_lanes(x, m, precision, channels);
+    }
     if c == 0 {
         let mut total = 0.0f32;
         for ((&xi, &mi), &pi) in x.iter().zip(m).zip(precision) {
@@ -159,6 +168,9 @@ pub(crate) fn weighted_squares_fixed<const C: usize>(
     precision: &[f32],
     channels: &mut [f32],
 ) -> f32 {
+    if C > 0 && 8 % C == 0 {
+        return weighted_squares_lanes(x, m, precision, channels);
+    }
     let mut acc = [0.0f32; C];
     for ((xs, ms), ps) in
         x.as_chunks::<C>().0.iter().zip(m.as_chunks::<C>().0).zip(precision.as_chunks::<C>().0)
@@ -174,6 +186,38 @@ pub(crate) fn weighted_squares_fixed<const C: usize>(
         total += a;
     }
     total
+}
+
+/// [`weighted_squares`] when the channel count (`channels.len()`) divides 8: whole blocks of
+/// 8 values go through [`kernel::weighted_squares8`] (the assembly kernel on the device), whose
+/// lane `j` belongs to channel `j % C`; the remainder (fewer than 8 values) adds to lanes
+/// from 0 on.
+/// The callers check that C divides 8 (other counts give a meaningless split, never a panic).
+pub(crate) fn weighted_squares_lanes(x: &[f32], m: &[f32], precision: &[f32], channels: &mut [f32]) -> f32 {
+    let c = channels.len().max(1);
+    let mut lanes = [0.0f32; 8];
+    let done = kernel::weighted_squares8(x, m, precision, &mut lanes);
+    let (xr, mr, pr) = (rest(x, done), rest(m, done), rest(precision, done));
+    for (((xs, ms), ps), lane) in xr.iter().zip(mr).zip(pr).zip(lanes.iter_mut())
+    {
+        let d = xs - ms;
+        *lane += d * ps * d;
+    }
+    let mut total = 0.0f32;
+    for (ch, slot) in channels.iter_mut().enumerate() {
+        let mut sum = 0.0f32;
+        for lane in lanes.iter().skip(ch).step_by(c) {
+            sum += lane;
+        }
+        *slot += sum;
+        total += sum;
+    }
+    total
+}
+
+/// `s` from `start` on (empty past its end).
+fn rest(s: &[f32], start: usize) -> &[f32] {
+    s.get(start..).unwrap_or(&[])
 }
 
 #[cfg(test)]

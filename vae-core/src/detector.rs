@@ -16,12 +16,14 @@ use crate::transform::{Features, Smoother, Transform};
 use crate::vae::Vae;
 use crate::windower::Windower;
 
-/// A model that scores windows of `X` values; implemented by [`Vae`].
+/// A model that scores windows of `X` values; implemented by [`Vae`]. Scoring takes
+/// `&mut self` so that an implementation can keep its buffers between windows (see
+/// [`Scratch`](crate::Scratch)).
 pub trait WindowModel<const X: usize> {
     /// Scores one window of `C` channels; a sampled score draws its noise from
     /// `Rng::for_stream(seed, stream)`, created only when it is needed.
     fn score_window<const C: usize>(
-        &self,
+        &mut self,
         x: &[f32; X],
         config: ScoreConfig,
         seed: u64,
@@ -36,7 +38,7 @@ where
     DB: Layers<Z, HD>,
 {
     fn score_window<const C: usize>(
-        &self,
+        &mut self,
         x: &[f32; X],
         config: ScoreConfig,
         seed: u64,
@@ -105,6 +107,9 @@ pub struct Detector<M, const C: usize, const W: usize, const N: usize, const X: 
     seed: u64,
     next_index: u64,
     counters: Counters,
+    /// The window being scored, copied out of the windower: kept here rather than on the
+    /// stack so that no score zeroes N floats first.
+    samples: [f32; N],
 }
 
 impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X: usize>
@@ -149,6 +154,7 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
             seed,
             next_index: 0,
             counters: Counters::default(),
+            samples: [0.0; N],
         })
     }
 
@@ -167,9 +173,9 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
 
     /// Scores the window that [`Detector::push`] just completed.
     pub fn score(&mut self, window: ReadyWindow) -> Report {
-        let mut samples = [0.0f32; N];
-        self.windower.window(&mut samples);
+        self.windower.window(&mut self.samples);
         let (seed, stream) = (self.seed, window.index);
+        let samples = &self.samples;
         let outcome = match (self.transform.features, samples.first_chunk::<X>()) {
             // Raw windows are the network input itself: no copy, and the scorer reports
             // NaN/Inf exactly as the transform would.
@@ -179,7 +185,7 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
                 let mut scratch = [0.0f32; W];
                 // The sizes were checked when the transform was set, so `apply` cannot fail;
                 // were it to, the window is reported unscored rather than scored on garbage.
-                match self.transform.apply(&samples, C, &mut x, &mut scratch) {
+                match self.transform.apply(samples, C, &mut x, &mut scratch) {
                     Ok(None) => self.model.score_window::<C>(&x, self.config, seed, stream),
                     Ok(Some(skip)) => skip,
                     Err(_) => Outcome::NonFinite { count: 0, first: 0 },
@@ -193,9 +199,8 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
     /// firmware whose model has no front end (a constant of its build) links less. A
     /// detector with a front end gets every window reported unscored.
     pub fn score_raw(&mut self, window: ReadyWindow) -> Report {
-        let mut samples = [0.0f32; N];
-        self.windower.window(&mut samples);
-        let outcome = match (self.transform.features, samples.first_chunk::<X>()) {
+        self.windower.window(&mut self.samples);
+        let outcome = match (self.transform.features, self.samples.first_chunk::<X>()) {
             (Features::Raw, Some(x)) => self.model.score_window::<C>(x, self.config, self.seed, window.index),
             _ => Outcome::NonFinite { count: 0, first: 0 },
         };

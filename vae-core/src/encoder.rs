@@ -27,10 +27,15 @@ impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize> Encode
 
     /// q(z|x) written into `mu` and `log_var` (no copy of a returned value).
     pub fn encode_into(&self, x: &[f32; X], mu: &mut [f32; Z], log_var: &mut [f32; Z]) {
-        let mut h = [0.0f32; H];
-        self.body.forward(x, &mut h);
-        self.mu.forward(&h, mu);
-        self.log_var.forward(&h, log_var);
+        self.encode_with(x, &mut [0.0f32; H], mu, log_var);
+    }
+
+    /// [`Encoder::encode_into`] with the caller's buffer `h` for the last hidden layer (kept
+    /// between calls, it need not be zeroed for each).
+    pub fn encode_with(&self, x: &[f32; X], h: &mut [f32; H], mu: &mut [f32; Z], log_var: &mut [f32; Z]) {
+        self.body.forward(x, h);
+        self.mu.forward(h, mu);
+        self.log_var.forward(h, log_var);
     }
 
     /// The hidden stack.

@@ -1,15 +1,19 @@
-//! The matrix-vector product `y = W x + b`: the hot path of every score.
+//! The hot loops of every score: the matrix-vector product `y = W x + b`, the weighted
+//! squares of the Gaussian likelihood, and the square root.
 //!
 //! Two implementations with the same contract:
-//! * [`matvec_portable`]: safe Rust, eight independent accumulators so that the host
-//!   compiler vectorises it and a Cortex-M keeps the partial sums in registers.
-//! * with the `arm-vfma` feature on an `eabihf` ARM target (Cortex-M4F/M7): a hand-written
-//!   VLDM + VFMA loop (`cortex_m`), two rows at a time, about 1.3 instructions per
-//!   multiply-accumulate against 3.7 for the best plain Rust (rustc emits no VFMA for
-//!   `a * b + c` on this target). It is the only code in the crate that uses `unsafe`.
+//! * portable safe Rust ([`matvec_portable`], [`weighted_squares8_portable`], `libm`): eight
+//!   independent accumulators so that the host compiler vectorises them and a Cortex-M
+//!   keeps the partial sums in registers;
+//! * with the `arm-vfma` feature on an `eabihf` ARM target (Cortex-M4F/M7): hand-written
+//!   assembly (`cortex_m`): a VLDM + VFMA matrix-vector loop, two rows at a time, about 1.3
+//!   instructions per multiply-accumulate against 3.7 for the best plain Rust (rustc emits
+//!   no VFMA for `a * b + c` on this target); the weighted squares in eight lanes (3.6 per
+//!   value); `VSQRT` for the square root. That module is the only code in the crate that
+//!   uses `unsafe`.
 //!
-//! [`matvec`] picks one at compile time. The firmware's self-test checks the kernel against
-//! the portable path on the device.
+//! [`matvec`], [`weighted_squares8`] and [`sqrt`] pick one at compile time. The firmware's
+//! self-test checks the assembly against the portable paths on the device.
 //!
 //! Weights are stored row-major, `[[f32; I]; O]` (one row per output), the layout of a
 //! PyTorch or dfdx `Linear` weight. Plain arrays beat `nalgebra`'s `SMatrix * SVector` here
@@ -30,6 +34,45 @@ pub fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     cortex_m::matvec(w, x, b, y);
     #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
     matvec_portable(w, x, b, y);
+}
+
+/// Adds to `lanes[j]` the sum of `(x[i] - m[i])^2 * p[i]` over the positions `i = 8b + j` of
+/// the whole blocks of 8 (of the shortest slice), and returns how many values that covered
+/// (a multiple of 8; the caller adds the rest). With the fastest kernel for the target: the
+/// Gaussian likelihood's per-channel weighted squares, whose eight lanes fold into channels
+/// for any channel count that divides 8.
+#[inline]
+pub fn weighted_squares8(x: &[f32], m: &[f32], p: &[f32], lanes: &mut [f32; 8]) -> usize {
+    #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
+    return cortex_m::weighted_squares8(x, m, p, lanes);
+    #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
+    weighted_squares8_portable(x, m, p, lanes)
+}
+
+/// [`weighted_squares8`] in portable Rust (the reference for the assembly kernel).
+pub fn weighted_squares8_portable(x: &[f32], m: &[f32], p: &[f32], lanes: &mut [f32; 8]) -> usize {
+    let (xc, _) = x.as_chunks::<8>();
+    let (mc, _) = m.as_chunks::<8>();
+    let (pc, _) = p.as_chunks::<8>();
+    let mut n = 0;
+    for ((xs, ms), ps) in xc.iter().zip(mc).zip(pc) {
+        for j in 0..8 {
+            let d = xs[j] - ms[j];
+            lanes[j] += d * ps[j] * d;
+        }
+        n += 8;
+    }
+    n
+}
+
+/// Square root, correctly rounded: the FPU's `VSQRT` with the ARM kernels, else
+/// `libm::sqrtf` (the same bits: both round correctly).
+#[inline]
+pub fn sqrt(x: f32) -> f32 {
+    #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
+    return cortex_m::sqrt(x);
+    #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
+    libm::sqrtf(x)
 }
 
 /// Whether [`matvec`] runs the hand-written Cortex-M kernel in this build.
@@ -90,6 +133,23 @@ mod tests {
         let b: [f32; 19] = core::array::from_fn(|i| 1.0 - i as f32 * 0.125);
         let naive: f64 = a.iter().zip(&b).map(|(p, q)| (*p as f64) * (*q as f64)).sum();
         assert!((dot(&a, &b) as f64 - naive).abs() < 1e-5);
+    }
+
+    #[test]
+    fn weighted_squares8_by_hand() {
+        let x: [f32; 19] = core::array::from_fn(|i| i as f32);
+        let m = [1.0f32; 19];
+        let p: [f32; 19] = core::array::from_fn(|i| if i % 2 == 0 { 1.0 } else { 0.5 });
+        let mut lanes = [1.0f32; 8];
+        // Two whole blocks (16 values); the last 3 are the caller's.
+        assert_eq!(weighted_squares8(&x, &m, &p, &mut lanes), 16);
+        let want: [f32; 8] = core::array::from_fn(|j| {
+            let (a, b) = ((j as f32 - 1.0), (j as f32 + 7.0));
+            1.0 + (a * a + b * b) * if j % 2 == 0 { 1.0 } else { 0.5 }
+        });
+        assert_eq!(lanes, want);
+        assert_eq!(weighted_squares8(&x[..7], &m, &p, &mut lanes), 0);
+        assert_eq!(lanes, want);
     }
 
     #[test]

@@ -102,5 +102,5 @@ pub use rng::Rng;
 pub use score::{Decision, Outcome, ScoreConfig, ScoreKind, WindowScore};
 pub use threshold::Threshold;
 pub use transform::{Features, Smoother, Transform};
-pub use vae::Vae;
+pub use vae::{Scratch, Vae};
 pub use windower::Windower;

@@ -639,26 +639,16 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
             return Err(Error::InvalidStd { channel: ch, found: s });
         }
     }
-    let mut off = 2 * c;
-    for (i, l) in h.layers.iter().enumerate() {
-        let part = h.part(i);
-        let n_w = l.inputs * l.outputs;
-        for (tensor, start, len) in [("weight", off, n_w), ("bias", off + n_w, l.outputs)] {
-            for index in 0..len {
-                let v = value(start + index);
-                if !v.is_finite() {
-                    return Err(Error::InvalidTensor {
-                        part: part.name(),
-                        layer: i,
-                        tensor,
-                        index,
-                        found: v,
-                    });
-                }
-            }
-        }
-        off += n_w + l.outputs;
+    // Every weight and bias in one pass over the words (all exponent bits set: NaN or
+    // infinite); the tensor holding a bad one is worked out only then.
+    let start = 2 * c;
+    let weights = h.param_count.saturating_sub(start + h.input_len);
+    let words = data.get(4 * start..4 * (start + weights)).unwrap_or(&[]);
+    let non_finite = |w: &[u8]| matches!(w, [_, _, b2, b3] if b3 & 0x7f == 0x7f && b2 & 0x80 != 0);
+    if let Some(k) = words.chunks_exact(4).position(non_finite) {
+        return Err(bad_tensor(h, k, value(start + k)));
     }
+    let off = start + weights;
     for index in 0..h.input_len {
         let s = value(off + index);
         let p = crate::math::exp(-s);
@@ -667,6 +657,26 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The error for the non-finite value `found` at position `k` of the weights and biases
+/// (layer by layer, each weight matrix then its bias).
+#[cold]
+#[inline(never)]
+fn bad_tensor(h: &Header<'_>, mut k: usize, found: f32) -> Error {
+    for (layer, l) in h.layers.iter().enumerate() {
+        let n_w = l.inputs * l.outputs;
+        let (tensor, index) = if k < n_w {
+            ("weight", k)
+        } else if k < n_w + l.outputs {
+            ("bias", k - n_w)
+        } else {
+            k -= n_w + l.outputs;
+            continue;
+        };
+        return Error::InvalidTensor { part: h.part(layer).name(), layer, tensor, index, found };
+    }
+    Error::InvalidParameter { tensor: "weights", index: k, found }
 }
 
 /// The layers of a model file with run-time sizes.

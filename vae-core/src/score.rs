@@ -12,6 +12,7 @@
 
 use crate::decoder::{weighted_squares, weighted_squares_fixed};
 use crate::error::Error;
+use crate::kernel;
 use crate::gaussian::{kl_to_std_normal, log_q_at_noise, log_std_normal, LogSumExp};
 use crate::math::{self, LN_2PI};
 use crate::rng::Rng;
@@ -320,13 +321,14 @@ fn evaluate_sampled<N: Network + ?Sized, const C: usize>(
 
 /// `NonFinite` with the count and first index of NaN/Inf values, if any.
 pub(crate) fn non_finite(x: &[f32]) -> Option<Outcome> {
-    // Fast path: v * 0 is 0 for every finite v and NaN for NaN and both infinities, so one
-    // multiply-add per value answers "all finite?" without a branch per value.
-    let mut probe = 0.0f32;
-    for v in x {
-        probe += v * 0.0;
-    }
-    if probe == 0.0 {
+    // Fast path: the sum of squares is finite when every value is (NaN and infinities make
+    // it NaN or infinite), one multiply-add per value in the matrix-vector kernel (a 1-row
+    // product) and no branch per value. Huge finite values can overflow it: the exact count
+    // below then finds nothing.
+    let mut probe = [0.0f32];
+    kernel::matvec(x, x, &[0.0], &mut probe);
+    let [sum_sq] = probe;
+    if sum_sq.is_finite() {
         return None;
     }
     let mut count = 0usize;

@@ -44,6 +44,8 @@ pub fn run() -> Result<usize, Failure> {
     n += rng_stream()?;
     n += tanh_table()?;
     n += kernel_matches_portable()?;
+    n += weighted_squares_match_portable()?;
+    n += sqrt_matches_libm()?;
     n += hand_computed_score()?;
     Ok(n)
 }
@@ -122,6 +124,52 @@ pub fn kernel_matches_portable() -> Result<usize, Failure> {
     Ok(cases)
 }
 
+/// [`kernel::weighted_squares8`] against [`kernel::weighted_squares8_portable`]: no blocks,
+/// one, several, and a remainder the kernel must leave alone.
+pub fn weighted_squares_match_portable() -> Result<usize, Failure> {
+    const LENS: [usize; 5] = [0, 7, 8, 64, 69];
+    let mut x = [0.0f32; 69];
+    let mut m = [0.0f32; 69];
+    let mut p = [0.0f32; 69];
+    let mut rng = Rng::new(11);
+    for (case, &n) in LENS.iter().enumerate() {
+        rng.fill_normal(&mut x[..n]);
+        rng.fill_normal(&mut m[..n]);
+        rng.fill_normal(&mut p[..n]);
+        p.iter_mut().for_each(|v| *v = v.abs());
+        let mut fast = [0.5f32; 8];
+        let mut slow = [0.5f32; 8];
+        let done = kernel::weighted_squares8(&x[..n], &m[..n], &p[..n], &mut fast);
+        let want = kernel::weighted_squares8_portable(&x[..n], &m[..n], &p[..n], &mut slow);
+        if done != want {
+            return Err(fail("weighted_squares_match_portable.count", case, done as f32, want as f32));
+        }
+        for j in 0..8 {
+            // One fused multiply-add per value against two roundings: a few ulp of the sum.
+            let tol = 1e-6 * (n as f32 + 1.0) * slow[j].abs().max(1e-30);
+            if (fast[j] - slow[j]).abs() > tol || !fast[j].is_finite() {
+                return Err(fail("weighted_squares_match_portable", case * 10 + j, fast[j], slow[j]));
+            }
+        }
+    }
+    Ok(LENS.len())
+}
+
+/// [`kernel::sqrt`] (the FPU's `VSQRT` on the device) gives `libm::sqrtf`'s bits.
+pub fn sqrt_matches_libm() -> Result<usize, Failure> {
+    const XS: [f32; 8] = [0.0, 1.0, 2.0, 0.1, 1.0e-30, 3.0e38, 1.5e-40, f32::INFINITY];
+    for (case, &x) in XS.iter().enumerate() {
+        let (got, want) = (kernel::sqrt(x), libm::sqrtf(x));
+        if got.to_bits() != want.to_bits() {
+            return Err(fail("sqrt_matches_libm", case, got, want));
+        }
+    }
+    if !kernel::sqrt(-1.0).is_nan() {
+        return Err(fail("sqrt_matches_libm.negative", 0, kernel::sqrt(-1.0), f32::NAN));
+    }
+    Ok(XS.len() + 1)
+}
+
 /// The deterministic score of a 2-2-1 model computed by hand (Python `math`, f64): the
 /// same model as `tests/tiny_model.rs`.
 pub fn hand_computed_score() -> Result<usize, Failure> {
@@ -164,6 +212,6 @@ pub fn hand_computed_score() -> Result<usize, Failure> {
 mod tests {
     #[test]
     fn passes_on_the_host() {
-        assert_eq!(super::run(), Ok(8 + 6 + 10 + 1));
+        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 9 + 1));
     }
 }

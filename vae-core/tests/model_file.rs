@@ -194,6 +194,46 @@ fn specific_errors_name_the_problem() {
     assert!(matches!(ModelFile::parse(&as_bytes(&buf, shifted.len())[1..]), Err(Error::Misaligned { .. })));
 }
 
+/// A NaN or infinity at every position of the weights and biases is refused, naming the part,
+/// layer, tensor and flat index where it sits; a large finite value is accepted.
+#[test]
+fn every_non_finite_weight_is_located() {
+    let bytes = encode(&Params::new(5, Activation::Tanh));
+    let words = aligned(&bytes);
+    let file = ModelFile::parse(as_bytes(&words, bytes.len())).unwrap();
+    let h = file.header();
+    let (start, layers) = (h.header_len() + 4 * 2 * C, file.layers().unwrap());
+    let mut expected = Vec::new();
+    for (i, l) in h.layers().iter().enumerate() {
+        let part = h.part(i).name();
+        expected.extend((0..l.inputs * l.outputs).map(|k| (part, i, "weight", k)));
+        expected.extend((0..l.outputs).map(|k| (part, i, "bias", k)));
+    }
+    assert_eq!(layers.encoder.len() + layers.decoder.len() + 3, h.layers().len());
+    for (pos, &(part, layer, tensor, index)) in expected.iter().enumerate() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3.0e38] {
+            let mut b = bytes.clone();
+            let at = start + 4 * pos;
+            b[at..at + 4].copy_from_slice(&bad.to_le_bytes());
+            let n = b.len();
+            let crc = model_file::crc32(&b[..n - 4]);
+            b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+            let got = ModelFile::parse(as_bytes(&aligned(&b), n)).map(|_| ());
+            if bad.is_finite() {
+                assert_eq!(got, Ok(()), "{bad} at {pos}");
+            } else {
+                match got {
+                    Err(Error::InvalidTensor { part: p, layer: l, tensor: t, index: k, found }) => {
+                        assert_eq!((p, l, t, k), (part, layer, tensor, index), "{bad} at {pos}");
+                        assert_eq!(found.to_bits(), bad.to_bits());
+                    }
+                    other => panic!("{bad} at {pos}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_file_for_other_sizes_names_expected_and_found() {
     let bytes = encode(&Params::new(6, Activation::Tanh));

@@ -94,15 +94,15 @@ impl Source {
     pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
         loop {
             let Some((a, b)) = self.next_line()? else { return Ok(None) };
-            let line = &self.buf[a..b];
+            let line = self.buf.get(a..b).unwrap_or(&[]);
             if trim(line).is_empty() {
                 continue;
             }
             let mut sample = [f32::NAN; C];
             for (i, field) in fields(line, self.sep).enumerate() {
                 for (channel, &col) in self.columns.iter().enumerate() {
-                    if col == i {
-                        sample[channel] = parse(trim(field));
+                    if let (true, Some(v)) = (col == i, sample.get_mut(channel)) {
+                        *v = parse(trim(field));
                     }
                 }
             }
@@ -113,7 +113,8 @@ impl Source {
     /// The byte range of the next line in `buf` (without its line ending).
     fn next_line(&mut self) -> Result<Option<(usize, usize)>, SourceError> {
         loop {
-            if let Some(nl) = self.buf[self.start..self.end].iter().position(|&b| b == b'\n') {
+            let pending = self.buf.get(self.start..self.end).unwrap_or(&[]);
+            if let Some(nl) = pending.iter().position(|&b| b == b'\n') {
                 let (a, b) = (self.start, self.start + nl);
                 self.start = b + 1;
                 self.line += 1;
@@ -135,7 +136,8 @@ impl Source {
             if self.end == self.buf.len() {
                 return Err(SourceError::LineTooLong { line: self.line + 1 });
             }
-            let n = self.file.read(&mut self.buf[self.end..]).map_err(|_| SourceError::Read)?;
+            let free = self.buf.get_mut(self.end..).unwrap_or(&mut []);
+            let n = self.file.read(free).map_err(|_| SourceError::Read)?;
             if n == 0 {
                 self.eof = true;
             }
