@@ -24,7 +24,7 @@ use cortex_m as _;
 use model::{Model, C, HD, HE, HOP, MACS, N, W, X, Z};
 use vae_core::detector::{Detector, Report, WindowModel};
 use vae_core::model_file::ChannelNames;
-use vae_core::{ModelFile, Outcome, Rng, Scratch, ScoreConfig};
+use vae_core::{ModelFile, Outcome, Rng, ScoreConfig, Scratch};
 
 /// The embedded model. When its file says the score is deterministic (a constant of the
 /// build), the sampler's code is never referenced, which saves about 1.7 kB of flash; its

@@ -198,8 +198,7 @@ pub(crate) fn weighted_squares_lanes(x: &[f32], m: &[f32], precision: &[f32], ch
     let mut lanes = [0.0f32; 8];
     let done = kernel::weighted_squares8(x, m, precision, &mut lanes);
     let (xr, mr, pr) = (rest(x, done), rest(m, done), rest(precision, done));
-    for (((xs, ms), ps), lane) in xr.iter().zip(mr).zip(pr).zip(lanes.iter_mut())
-    {
+    for (((xs, ms), ps), lane) in xr.iter().zip(mr).zip(pr).zip(lanes.iter_mut()) {
         let d = xs - ms;
         *lane += d * ps * d;
     }

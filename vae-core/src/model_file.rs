@@ -7,7 +7,7 @@
 //! builds borrow their weights from the file's bytes, so a model embedded in flash costs no
 //! RAM. The bytes must start at a 4-byte aligned address (see [`Aligned`]).
 //!
-//! Writing ([`write`]) fills a caller's buffer and then parses what it wrote, so nothing is
+//! Writing ([`write`](fn@write)) fills a caller's buffer and then parses what it wrote, so nothing is
 //! written that the reader would refuse.
 
 use crate::activation::Activation;
@@ -755,7 +755,7 @@ impl<'a, A: LoadLayers<'a>, B: LoadLayers<'a>, const M: usize> LoadLayers<'a> fo
     }
 }
 
-/// Everything a model file holds, borrowed, for [`write`].
+/// Everything a model file holds, borrowed, for [`write`](fn@write).
 #[derive(Clone, Copy, Debug)]
 pub struct ModelDesc<'l, 'a> {
     /// Free-text model name (at most 255 bytes of UTF-8).
@@ -814,7 +814,7 @@ fn all_layers<'r, 'a>(l: &'r DynLayers<'_, 'a>) -> impl Iterator<Item = &'r Dens
     l.encoder.iter().chain([&l.mu, &l.log_var]).chain(l.decoder).chain([&l.mean])
 }
 
-/// Bytes [`write`] needs for `desc`.
+/// Bytes [`write`](fn@write) needs for `desc`.
 pub fn encoded_len(desc: &ModelDesc<'_, '_>) -> usize {
     let (header_len, params) = layout(desc);
     header_len + 4 * params + 4

@@ -12,8 +12,8 @@
 
 use crate::decoder::{weighted_squares, weighted_squares_fixed};
 use crate::error::Error;
-use crate::kernel;
 use crate::gaussian::{kl_to_std_normal, log_q_at_noise, log_std_normal, LogSumExp};
+use crate::kernel;
 use crate::math::{self, LN_2PI};
 use crate::rng::Rng;
 

@@ -66,6 +66,59 @@ fn sizes(elf: &Path) -> Result<(u64, u64), String> {
     Ok((flash, ram))
 }
 
+/// Bytes of stack the firmware's main function reserves in its prologue (pushed registers
+/// and locals): where the detector, the model's precomputed constants and the score's
+/// buffers live. What the functions it calls add is small (the kernels push at most 96).
+fn main_frame(elf: &Path) -> Result<u64, String> {
+    let out = Command::new(tool("llvm-nm")?).arg(elf).output().map_err(|e| format!("llvm-nm: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let name = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .find(|n| n.contains("__cortex_m_rt_main") && !n.contains("trampoline"))
+        .ok_or_else(|| format!("no main function in {}", elf.display()))?
+        .to_string();
+    let out = Command::new(tool("llvm-objdump")?)
+        .args(["-d", "--no-show-raw-insn", &format!("--disassemble-symbols={name}")])
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("llvm-objdump: {e}"))?;
+    let mut frame = 0;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Instruction lines: "     3dc:      \tpush\t{r4, r5, r7, lr}".
+    let insns = text.lines().filter_map(|l| {
+        let (addr, rest) = l.split_once(':')?;
+        u64::from_str_radix(addr.trim(), 16).ok()?;
+        Some(rest.trim().replacen('\t', " ", 1))
+    });
+    for insn in insns.take(8) {
+        let insn = insn.as_str();
+        let words = |list: &str| list.split(',').count() as u64;
+        if let Some(regs) = insn.strip_prefix("push").and_then(|r| r.trim().strip_prefix('{')) {
+            frame += 4 * words(regs.trim_end_matches('}'));
+        } else if let Some(regs) = insn.strip_prefix("vpush").and_then(|r| r.trim().strip_prefix('{')) {
+            let regs = regs.trim_end_matches('}');
+            let n: u64 = match regs.split_once('-') {
+                Some((a, b)) => {
+                    let num = |r: &str| r.trim().trim_start_matches(['s', 'd']).parse::<u64>().unwrap_or(0);
+                    num(b) - num(a) + 1
+                }
+                None => words(regs),
+            };
+            frame += if regs.trim_start().starts_with('d') { 8 * n } else { 4 * n };
+        } else if insn.starts_with("sub") && insn.contains("sp, ") {
+            if let Some(imm) = insn.rsplit('#').next() {
+                let imm = imm.trim();
+                frame += match imm.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16).unwrap_or(0),
+                    None => imm.parse().unwrap_or(0),
+                };
+            }
+        }
+    }
+    Ok(frame)
+}
+
 /// Instructions per scored window (mean over the windows of `csv`).
 fn count(elf: &Path, csv: &Path) -> Result<(f64, u64), String> {
     let tools = qemu::workspace_root().join("..").join("shared").join("tools").join("qemu-insn-count");
@@ -135,8 +188,14 @@ pub fn run() -> Result<(), String> {
     }
     let csv = data.join("test.csv");
     println!(
-        "\n{:<40} {:>6} {:>13} {:>10} {:>22} {:>22}",
-        "model", "MACs", "instr/window", "instr/MAC", "flash qemu / nrf52840", "static RAM qemu / nrf"
+        "\n{:<40} {:>6} {:>13} {:>10} {:>22} {:>22} {:>11}",
+        "model",
+        "MACs",
+        "instr/window",
+        "instr/MAC",
+        "flash qemu / nrf52840",
+        "static RAM qemu / nrf",
+        "main stack"
     );
     for (name, model) in models {
         let target = Some(qemu::workspace_root().join("target").join("bench-firmware"));
@@ -170,16 +229,18 @@ pub fn run() -> Result<(), String> {
         .run("firmware")
         .map_err(|e| e.to_string())?;
         let (nf, nr) = sizes(&nrf)?;
+        let stack = main_frame(&nrf)?;
         println!(
-            "{:<40} {:>6} {:>13.0} {:>10.2} {:>22} {:>22}",
+            "{:<40} {:>6} {:>13.0} {:>10.2} {:>22} {:>22} {:>11}",
             name,
             macs,
             per_window,
             per_window / macs as f64,
             format!("{qf} / {nf} B"),
-            format!("{qr} / {nr} B")
+            format!("{qr} / {nr} B"),
+            format!("{stack} B")
         );
     }
-    println!("\n(instructions counted under QEMU mps2-an386 between bench_begin and bench_end, i.e. one scored window: window copy, finite check, encoder, decoder, likelihood, KL, decision)");
+    println!("\n(instructions counted under QEMU mps2-an386 between bench_begin and bench_end, i.e. one scored window: window copy, finite check, encoder, decoder, likelihood, KL, decision; main stack: the nRF52840 image's main frame)");
     Ok(())
 }
