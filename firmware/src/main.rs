@@ -110,11 +110,7 @@ fn run() -> Result<(), Stop> {
         threshold.value()
     );
     let mut source = board::Source::open(header.channel_names()).map_err(Stop::Source)?;
-    loop {
-        let sample = match source.next().map_err(Stop::Source)? {
-            Some(s) => s,
-            None => break,
-        };
+    while let Some(sample) = source.next().map_err(Stop::Source)? {
         if let Some(window) = detector.push(sample) {
             #[cfg(feature = "bench")]
             bench::bench_begin();
