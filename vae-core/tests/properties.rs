@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use vae_core::{
-    kl_to_std_normal, Activation, DenseRef, DynLayers, DynVae, Outcome, Rng, ScoreConfig, ScoreKind,
+    kl_to_std_normal, Activation, DenseRef, DynLayers, DynVae, Outcome, Rng, ScoreConfig, ScoreKind, Scratch,
     Threshold, Windower,
 };
 
@@ -43,6 +43,26 @@ proptest! {
         let b = dynamic.score(&x, cfg, &mut Rng::for_stream(seed, stream), &mut work, &mut nll_d).unwrap();
         prop_assert_eq!(a, b);
         prop_assert_eq!(nll_t, nll_d);
+    }
+
+    /// Buffers kept between windows (`Scratch`, as the firmware scores) change nothing: one
+    /// scratch reused over windows, a NaN window among them, gives every window the bits of a
+    /// fresh score, with a hidden buffer wide enough (7) and too narrow (2, stack fallback).
+    #[test]
+    fn scores_with_kept_buffers_equal_fresh_scores(seed in any::<u64>(), act in act_strategy(), xs in prop::collection::vec(window(), 1..6), bad in 0usize..8) {
+        let p = Params::new(seed, act);
+        let vae = p.typed();
+        let mut wide: Scratch<X, Z, 7, C> = Scratch::new();
+        let mut narrow: Scratch<X, Z, 2, C> = Scratch::new();
+        for (i, x) in xs.iter().enumerate() {
+            let mut x = *x;
+            if i == 1 {
+                x[bad] = f32::NAN;
+            }
+            let fresh = vae.score_deterministic::<C>(&x);
+            prop_assert_eq!(vae.score_deterministic_in::<C, 7>(&x, &mut wide), fresh);
+            prop_assert_eq!(vae.score_deterministic_in::<C, 2>(&x, &mut narrow), fresh);
+        }
     }
 
     #[test]
