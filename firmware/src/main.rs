@@ -27,7 +27,7 @@ use vae_core::model_file::ChannelNames;
 use vae_core::{ModelFile, Outcome, Rng, ScoreConfig, Scratch};
 
 /// The embedded model. When its file says the score is deterministic (a constant of the
-/// build), the sampler's code is never referenced, which saves about 1.7 kB of flash; its
+/// build), the sampler's code is never referenced, which saves flash; its
 /// buffers are kept between windows, so that no window's score zeroes them first.
 struct Scorer(Model<'static>, Scratch<X, Z, H, C>);
 
