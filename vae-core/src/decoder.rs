@@ -123,7 +123,8 @@ pub(crate) fn fill_noise_constants(log_var: &[f32], precision: &mut [f32]) -> Re
 /// C = `channels.len()`), also added per channel into `channels`. When C divides 8 the sum
 /// runs in eight lanes ([`weighted_squares_lanes`]); otherwise per channel first (in time
 /// order, into `tmp`, C floats), then over channels. [`weighted_squares_fixed`] takes the same
-/// route, so both give the same bits. With no channels it is a plain sum. `x.len()` must be a multiple of C (the callers check it).
+/// route, so both give the same bits. With no channels it is a plain sum. `x.len()` must be a
+/// multiple of C (the callers check it).
 #[inline]
 pub(crate) fn weighted_squares(
     x: &[f32],
@@ -191,8 +192,7 @@ pub(crate) fn weighted_squares_fixed<const C: usize>(
 /// [`weighted_squares`] when the channel count (`channels.len()`) divides 8: whole blocks of
 /// 8 values go through [`kernel::weighted_squares8`] (the assembly kernel on the device), whose
 /// lane `j` belongs to channel `j % C`; the remainder (fewer than 8 values) adds to lanes
-/// from 0 on.
-/// The callers check that C divides 8 (other counts give a meaningless split, never a panic).
+/// from 0 on. The callers check that C divides 8 (other counts give a meaningless split, never a panic).
 pub(crate) fn weighted_squares_lanes(x: &[f32], m: &[f32], precision: &[f32], channels: &mut [f32]) -> f32 {
     let c = channels.len().max(1);
     let mut lanes = [0.0f32; 8];

@@ -639,12 +639,12 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
             return Err(Error::InvalidStd { channel: ch, found: s });
         }
     }
-    // Every weight and bias in one pass over the words (all exponent bits set: NaN or
-    // infinite); the tensor holding a bad one is worked out only then.
+    // Every weight and bias in one pass over the words; the tensor holding a bad one is
+    // worked out only then.
     let start = 2 * c;
     let weights = h.param_count.saturating_sub(start + h.input_len);
     let words = data.get(4 * start..4 * (start + weights)).unwrap_or(&[]);
-    let non_finite = |w: &[u8]| matches!(w, [_, _, b2, b3] if b3 & 0x7f == 0x7f && b2 & 0x80 != 0);
+    let non_finite = |w: &[u8]| <[u8; 4]>::try_from(w).is_ok_and(|b| !f32::from_le_bytes(b).is_finite());
     if let Some(k) = words.chunks_exact(4).position(non_finite) {
         return Err(bad_tensor(h, k, value(start + k)));
     }

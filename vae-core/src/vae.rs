@@ -90,21 +90,8 @@ where
     /// The deterministic score (z = mu) alone: a caller that only uses this links none of the
     /// sampler's code (the firmware does so for deterministic models, to save flash).
     pub fn score_deterministic<const C: usize>(&self, x: &[f32; X]) -> Outcome {
-        const { assert!(C > 0 && X.is_multiple_of(C), "X must be a whole number of C-channel samples") };
-        let (mut mu, mut log_var, mut mean, mut channel_sq) =
-            ([0.0f32; Z], [0.0f32; Z], [0.0f32; X], [0.0f32; C]);
-        let work = Work {
-            mu: &mut mu,
-            log_var: &mut log_var,
-            sigma: &mut [],
-            eps: &mut [],
-            z: &mut [],
-            mean: &mut mean,
-            channel_sq: &mut channel_sq,
-            channel_tmp: &mut [],
-            scratch: &mut [],
-        };
-        evaluate_deterministic::<Self, C>(self, x, work, None)
+        // No hidden buffer (H = 0): the layers keep theirs on the stack, as they always did.
+        self.score_deterministic_in::<C, 0>(x, &mut Scratch::new())
     }
 
     /// [`Vae::score_deterministic`] with buffers the caller keeps between windows

@@ -28,15 +28,20 @@ fn tool(name: &str) -> Result<PathBuf, String> {
     }
 }
 
-fn symbol(elf: &Path, name: &str) -> Result<String, String> {
+/// The first symbol of `elf` whose name passes `pick`, as (address, name).
+fn find_symbol(elf: &Path, pick: impl Fn(&str) -> bool) -> Result<(String, String), String> {
     let out = Command::new(tool("llvm-nm")?).arg(elf).output().map_err(|e| format!("llvm-nm: {e}"))?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3 && f[2] == name).then(|| format!("0x{}", f[0]))
+            (f.len() == 3 && pick(f[2])).then(|| (format!("0x{}", f[0]), f[2].to_string()))
         })
-        .ok_or_else(|| format!("{name} not found in {}", elf.display()))
+        .ok_or_else(|| format!("symbol not found in {}", elf.display()))
+}
+
+fn symbol(elf: &Path, name: &str) -> Result<String, String> {
+    find_symbol(elf, |n| n == name).map(|(addr, _)| addr).map_err(|e| format!("{name}: {e}"))
 }
 
 /// (flash, static RAM) in bytes: text + rodata + data + vectors, and data + bss + uninit.
@@ -70,14 +75,8 @@ fn sizes(elf: &Path) -> Result<(u64, u64), String> {
 /// and locals): where the detector, the model's precomputed constants and the score's
 /// buffers live. What the functions it calls add is small (the kernels push at most 96).
 fn main_frame(elf: &Path) -> Result<u64, String> {
-    let out = Command::new(tool("llvm-nm")?).arg(elf).output().map_err(|e| format!("llvm-nm: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let name = text
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2))
-        .find(|n| n.contains("__cortex_m_rt_main") && !n.contains("trampoline"))
-        .ok_or_else(|| format!("no main function in {}", elf.display()))?
-        .to_string();
+    let (_, name) = find_symbol(elf, |n| n.contains("__cortex_m_rt_main") && !n.contains("trampoline"))
+        .map_err(|e| format!("main function: {e}"))?;
     let out = Command::new(tool("llvm-objdump")?)
         .args(["-d", "--no-show-raw-insn", &format!("--disassemble-symbols={name}")])
         .arg(elf)
