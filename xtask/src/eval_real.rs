@@ -19,6 +19,10 @@
 //! length suits the signal (on NAB, one day of samples by a rule on the timestamps), the hop
 //! is W/8 and the smoothing averages the W/hop windows that overlap a window's span. Nothing
 //! is chosen on test labels.
+//!
+//! Every model row is the mean over [`DEFAULT_SEEDS`] training seeds (`--seeds N`), with the
+//! per-seed figures printed under the table. `--nab-category artificialWithAnomaly` runs the
+//! NAB protocol on the development series on which NAB's configuration was chosen.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,20 +54,17 @@ const NAB_MIN_TRAIN_WINDOWS: usize = 32;
 /// The threshold: the 0.995 quantile over training and validation windows when validation
 /// alone has fewer than 200 (`--calibrate auto`); `--threshold-rule` (default `quantile`)
 /// is added from eval-real's own option.
-const COMMON_FIT: [&str; 12] = [
-    "--hidden",
-    "32",
-    "--latent",
-    "8",
-    "--epochs",
-    "50",
-    "--patience",
-    "10",
-    "--seed",
-    "0",
-    "--calibrate",
-    "auto",
-];
+/// The seed is added per run (`--seeds`).
+const COMMON_FIT: [&str; 10] =
+    ["--hidden", "32", "--latent", "8", "--epochs", "50", "--patience", "10", "--calibrate", "auto"];
+
+/// Training seeds of the table by default: each row is the mean over these seeds, so that
+/// one lucky or unlucky initialisation does not decide a target (the spread is printed).
+const DEFAULT_SEEDS: u64 = 3;
+
+/// The NAB category evaluated by default; `artificialWithAnomaly` is the development set on
+/// which NAB's configuration was chosen (`--nab-category`).
+const NAB_CATEGORY: &str = "realKnownCause";
 
 /// One data set's configuration.
 struct Protocol {
@@ -133,21 +134,52 @@ fn protocols() -> [Protocol; 3] {
     ]
 }
 
-/// `cargo xtask eval-real [--data DIR] [--out DIR] [--only skab|cwru|nab]
-/// [--threshold-rule quantile|cantelli|auto]` (the rule goes to every `fit`; see
-/// `vae-train fit --help`).
+/// One training run of a data set: its seed and where its models and reports go.
+struct Run<'a> {
+    seed: u64,
+    out: &'a Path,
+    /// NAB category (a folder of `nab/data`).
+    nab_category: &'a str,
+}
+
+impl Run<'_> {
+    /// File stem of a model or report: seed 0 keeps the plain name.
+    fn stem(&self, name: &str) -> String {
+        if self.seed == 0 {
+            name.to_string()
+        } else {
+            format!("{name}-seed{}", self.seed)
+        }
+    }
+}
+
+/// `cargo xtask eval-real [--data DIR] [--out DIR] [--only skab|cwru|nab] [--seeds N]
+/// [--nab-category NAME] [--threshold-rule quantile|cantelli|auto]` (the rule goes to every
+/// `fit`; see `vae-train fit --help`).
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = vae_e2e::qemu::workspace_root();
     let mut data_dir = root.join("..").join("shared").join("data");
     let mut out = root.join("target").join("eval-real");
     let mut only: Option<String> = None;
     let mut rule = "quantile";
+    let mut seeds = DEFAULT_SEEDS;
+    let mut nab_category = NAB_CATEGORY.to_string();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--data" => data_dir = PathBuf::from(it.next().ok_or("--data needs a directory")?),
             "--out" => out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
             "--only" => only = Some(it.next().ok_or("--only needs skab, cwru or nab")?.clone()),
+            "--seeds" => {
+                seeds = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or("--seeds needs a number of training seeds, at least 1")?
+            }
+            "--nab-category" => {
+                nab_category = it.next().ok_or("--nab-category needs a folder of nab/data")?.clone()
+            }
             "--threshold-rule" => {
                 rule = match it.next().map(String::as_str) {
                     Some("quantile") => "quantile",
@@ -158,7 +190,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             other => {
                 return Err(format!(
-                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --threshold-rule RULE)"
+                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --nab-category NAME, --threshold-rule RULE)"
                 ))
             }
         }
@@ -172,30 +204,44 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let started = Instant::now();
     let mut rows: Vec<TableRow> = Vec::new();
+    let mut spread = String::new();
     for mut p in protocols() {
         if only.as_deref().is_some_and(|o| o != p.name) {
             continue;
         }
         p.fit.extend(["--threshold-rule", rule]);
         let t = Instant::now();
-        let evals = match p.name {
-            "skab" => skab(&p, &data_dir, &out)?,
-            "cwru" => cwru(&p, &data_dir, &out)?,
-            _ => nab(&p, &data_dir, &out)?,
-        };
+        // One list of evaluations per seed, each with the data set's files in the same order.
+        let mut per_seed: Vec<Vec<Evaluation>> = Vec::new();
+        for seed in 0..seeds {
+            let r = Run { seed, out: &out, nab_category: &nab_category };
+            per_seed.push(match p.name {
+                "skab" => skab(&p, &data_dir, &r)?,
+                "cwru" => cwru(&p, &data_dir, &r)?,
+                _ => nab(&p, &data_dir, &r)?,
+            });
+        }
+        let files = per_seed.first().map_or(0, Vec::len);
         let title = match p.name {
-            "skab" => format!("SKAB valve1+valve2 ({} files, mean)", evals.len()),
+            "skab" => format!("SKAB valve1+valve2 ({files} files, mean)"),
             "cwru" => "CWRU 0 HP, 7-mil faults".to_string(),
-            _ => format!("NAB realKnownCause ({} series, mean)", evals.len()),
+            _ => format!("NAB {nab_category} ({files} series, mean)"),
         };
         let label = match rule {
             "quantile" => p.model_label.to_string(),
             r => format!("{}, threshold rule {r}", p.model_label),
         };
-        rows.extend(table_rows(&title, &label, &evals));
-        eprintln!("{}: {} evaluation(s) in {:.1} s", p.name, evals.len(), t.elapsed().as_secs_f64());
+        rows.extend(table_rows(&title, &label, &per_seed));
+        spread.push_str(&seed_spread(&title, &per_seed));
+        eprintln!(
+            "{}: {} evaluation(s) in {:.1} s",
+            p.name,
+            per_seed.iter().map(Vec::len).sum::<usize>(),
+            t.elapsed().as_secs_f64()
+        );
     }
     println!("{}", table(&rows));
+    println!("{spread}");
     println!("{}", targets(&rows));
     println!(
         "(`cargo xtask eval-real`: {:.0} s; models and per-file reports in {})",
@@ -206,10 +252,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Trains with `vae-train fit` (the command line's own code) and returns the model.
-fn fit(data: &Path, rows: &str, extra: &[String], out: &Path) -> Result<vae_train::OwnedModel, String> {
+fn fit(
+    data: &Path,
+    rows: &str,
+    extra: &[String],
+    seed: u64,
+    out: &Path,
+) -> Result<vae_train::OwnedModel, String> {
     let mut args: Vec<String> = vec!["vae-train".into(), "fit".into(), "--data".into(), path(data)?];
     args.extend(["--rows".to_string(), rows.to_string()]);
     args.extend(COMMON_FIT.iter().map(|s| s.to_string()));
+    args.extend(["--seed".to_string(), seed.to_string()]);
     args.extend(["--val-fraction".to_string(), VAL_FRACTION.to_string()]);
     args.extend(extra.iter().cloned());
     args.extend(["--quiet".to_string(), "--force".to_string(), "--out".to_string(), path(out)?]);
@@ -247,7 +300,7 @@ fn evaluate(
     Ok(e)
 }
 
-fn skab(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, String> {
+fn skab(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     let mut files = Vec::new();
     for set in ["valve1", "valve2"] {
         let dir = data_dir.join("skab").join("data").join(set);
@@ -266,27 +319,28 @@ fn skab(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, St
         p.fit.iter().map(|s| if s.is_empty() { joined.clone() } else { s.to_string() }).collect();
     let mut evals = Vec::new();
     for (set, f) in files {
-        let stem = format!("skab-{set}-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x"));
-        eprintln!("skab: {}", f.display());
-        let model = fit(&f, ":400", &fit_args, &out.join(format!("{stem}.vaem")))?;
+        let stem = run.stem(&format!("skab-{set}-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
+        eprintln!("skab: {} (seed {})", f.display(), run.seed);
+        let model = fit(&f, ":400", &fit_args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Column { files: vec![f.clone()], column: "anomaly".into() }
             .load(&options(&columns, Some("400:"), w)?)
             .map_err(|e| e.to_string())?;
         let train = data::load(std::slice::from_ref(&f), &options(&columns, Some(":400"), w)?)
             .map_err(|e| e.to_string())?;
-        evals.push(evaluate(&model, &test, &train, &out.join(stem))?);
+        evals.push(evaluate(&model, &test, &train, &run.out.join(stem))?);
     }
     Ok(evals)
 }
 
-fn cwru(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, String> {
+fn cwru(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     let dir = data_dir.join("cwru");
     let normal = dir.join("1797_Normal.npz");
     let faults = ["1797_B_7_DE48.npz", "1797_IR_7_DE48.npz", "1797_OR@6_7_DE48.npz"].map(|f| dir.join(f));
-    eprintln!("cwru: {}", normal.display());
+    eprintln!("cwru: {} (seed {})", normal.display(), run.seed);
     let fit_args: Vec<String> = p.fit.iter().map(|s| s.to_string()).collect();
-    let model = fit(&normal, "0:0.7", &fit_args, &out.join("cwru.vaem"))?;
+    let stem = run.stem("cwru");
+    let model = fit(&normal, "0:0.7", &fit_args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
     let columns = vec!["DE".to_string()];
     let w = model.meta.window;
     let mut test = data::load(std::slice::from_ref(&normal), &options(&columns, Some("0.7:1"), w)?)
@@ -298,13 +352,13 @@ fn cwru(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, St
     }
     let train = data::load(std::slice::from_ref(&normal), &options(&columns, Some("0:0.7"), w)?)
         .map_err(|e| e.to_string())?;
-    Ok(vec![evaluate(&model, &test, &train, &out.join("cwru"))?])
+    Ok(vec![evaluate(&model, &test, &train, &run.out.join(stem))?])
 }
 
-fn nab(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, String> {
+fn nab(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     let json = data_dir.join("nab").join("labels").join("combined_windows.json");
     let windows = LabelWindows::read(&json).map_err(|e| e.to_string())?;
-    let dir = data_dir.join("nab").join("data").join("realKnownCause");
+    let dir = data_dir.join("nab").join("data").join(run.nab_category);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -315,7 +369,7 @@ fn nab(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, Str
     let fit_args: Vec<String> = p.fit.iter().map(|s| s.to_string()).collect();
     let mut evals = Vec::new();
     for f in files {
-        let stem = format!("nab-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x"));
+        let stem = run.stem(&format!("nab-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
         let whole =
             data::load_file(&f, &LoadOptions { keep_timestamps: true, ..options(&columns, None, 1)? })
                 .map_err(|e| e.to_string())?;
@@ -324,16 +378,21 @@ fn nab(p: &Protocol, data_dir: &Path, out: &Path) -> Result<Vec<Evaluation>, Str
         let step = period::median_step_seconds(&stamps[..n.min(stamps.len())])
             .ok_or_else(|| format!("{}: no timestamps to measure the sampling step", f.display()))?;
         let w = period::period_window(period::DAY_SECONDS / step, n, VAL_FRACTION, NAB_MIN_TRAIN_WINDOWS);
-        eprintln!("nab: {} ({n} training rows, step {step} s: window {w}, hop {})", f.display(), w / 8);
+        eprintln!(
+            "nab: {} ({n} training rows, step {step} s: window {w}, hop {}; seed {})",
+            f.display(),
+            w / 8,
+            run.seed
+        );
         let mut args = fit_args.clone();
         args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
-        let model = fit(&f, &format!(":{n}"), &args, &out.join(format!("{stem}.vaem")))?;
+        let model = fit(&f, &format!(":{n}"), &args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Windows { files: vec![f.clone()], json: json.clone() }
             .load(&options(&columns, None, w)?)
             .map_err(|e| e.to_string())?;
         let train = vec![whole.slice(0..n)];
-        evals.push(evaluate(&model, &test, &train, &out.join(stem))?);
+        evals.push(evaluate(&model, &test, &train, &run.out.join(stem))?);
     }
     Ok(evals)
 }
@@ -375,32 +434,58 @@ fn mean_of(ms: &[Metrics]) -> Mean {
     }
 }
 
-fn table_rows(title: &str, label: &str, evals: &[Evaluation]) -> Vec<TableRow> {
-    let pick =
-        |f: &dyn Fn(&Evaluation) -> Option<Metrics>| -> Vec<Metrics> { evals.iter().filter_map(f).collect() };
-    let k = evals.first().map_or(0, |e| e.pca_components);
+/// Mean of per-seed means (every seed evaluates the same windows, so the counts are one
+/// seed's).
+fn mean_over_seeds(per_seed: &[Mean]) -> Mean {
+    let avg = |f: &dyn Fn(&Mean) -> Option<f64>| {
+        let v: Vec<f64> = per_seed.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    Mean {
+        roc_auc: avg(&|m| m.roc_auc),
+        pr_auc: avg(&|m| m.pr_auc),
+        best_f1: avg(&|m| m.best_f1),
+        f1: avg(&|m| m.f1),
+        precision: avg(&|m| m.precision),
+        recall: avg(&|m| m.recall),
+        ..per_seed.first().copied().unwrap_or_default()
+    }
+}
+
+/// The model's and the reference rows of one data set, each the mean over seeds of the mean
+/// over files. The references do not depend on the seed except PCA's training rows, which
+/// are the same for every seed.
+fn table_rows(title: &str, label: &str, per_seed: &[Vec<Evaluation>]) -> Vec<TableRow> {
+    let pick = |f: &dyn Fn(&Evaluation) -> Option<Metrics>| -> Mean {
+        let means: Vec<Mean> =
+            per_seed.iter().map(|evals| mean_of(&evals.iter().filter_map(f).collect::<Vec<_>>())).collect();
+        mean_over_seeds(&means)
+    };
+    let k = per_seed.first().and_then(|e| e.first()).map_or(0, |e| e.pca_components);
     vec![
-        TableRow {
-            data: title.to_string(),
-            scorer: label.to_string(),
-            m: mean_of(&pick(&|e| Some(e.metrics))),
-        },
-        TableRow {
-            data: String::new(),
-            scorer: "flag every window".into(),
-            m: mean_of(&pick(&|e| Some(e.flag_all))),
-        },
+        TableRow { data: title.to_string(), scorer: label.to_string(), m: pick(&|e| Some(e.metrics)) },
+        TableRow { data: String::new(), scorer: "flag every window".into(), m: pick(&|e| Some(e.flag_all)) },
         TableRow {
             data: String::new(),
             scorer: "no-training score".into(),
-            m: mean_of(&pick(&|e| Some(e.no_training))),
+            m: pick(&|e| Some(e.no_training)),
         },
-        TableRow {
-            data: String::new(),
-            scorer: format!("PCA reconstruction, k={k}"),
-            m: mean_of(&pick(&|e| e.pca)),
-        },
+        TableRow { data: String::new(), scorer: format!("PCA reconstruction, k={k}"), m: pick(&|e| e.pca) },
     ]
+}
+
+/// One line per data set: the model's ROC-AUC and F1 at its threshold for each seed.
+fn seed_spread(title: &str, per_seed: &[Vec<Evaluation>]) -> String {
+    let means: Vec<Mean> =
+        per_seed.iter().map(|evals| mean_of(&evals.iter().map(|e| e.metrics).collect::<Vec<_>>())).collect();
+    let list =
+        |f: &dyn Fn(&Mean) -> Option<f64>| means.iter().map(|m| f3(f(m))).collect::<Vec<_>>().join(" / ");
+    format!(
+        "{title}, model by seed 0..{}: ROC-AUC {}; F1 at threshold {}\n",
+        means.len().saturating_sub(1),
+        list(&|m| m.roc_auc),
+        list(&|m| m.f1)
+    )
 }
 
 fn f3(v: Option<f64>) -> String {
