@@ -22,7 +22,9 @@
 //!
 //! Every model row is the mean over [`DEFAULT_SEEDS`] training seeds (`--seeds N`), with the
 //! per-seed figures printed under the table. `--nab-category artificialWithAnomaly` runs the
-//! NAB protocol on the development series on which NAB's configuration was chosen.
+//! NAB protocol on the development series on which NAB's configuration was chosen;
+//! `--nab-dir` points at another copy of NAB (a checkout of its repository holds the real
+//! categories `../shared/data` lacks, e.g. `realAWSCloudwatch` and `realTraffic`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -138,8 +140,14 @@ fn protocols() -> [Protocol; 3] {
 struct Run<'a> {
     seed: u64,
     out: &'a Path,
-    /// NAB category (a folder of `nab/data`).
+    /// NAB's folder: `data/` and `labels/` (a checkout of the NAB repository will do).
+    nab_dir: &'a Path,
+    /// NAB category (a folder of `data/`).
     nab_category: &'a str,
+    /// NAB's front end (default `spectrum`).
+    nab_transform: &'a str,
+    /// NAB's window instead of the one-day rule.
+    nab_window: Option<usize>,
 }
 
 impl Run<'_> {
@@ -154,8 +162,10 @@ impl Run<'_> {
 }
 
 /// `cargo xtask eval-real [--data DIR] [--out DIR] [--only skab|cwru|nab] [--seeds N]
-/// [--nab-category NAME] [--threshold-rule quantile|cantelli|auto]` (the rule goes to every
-/// `fit`; see `vae-train fit --help`).
+/// [--nab-dir DIR] [--nab-category NAME] [--nab-transform NAME] [--nab-window N]
+/// [--threshold-rule quantile|cantelli|auto]` (the rule goes to every `fit`; see `vae-train
+/// fit --help`). `--nab-transform` and `--nab-window` replace NAB's front end and one-day
+/// window, for development studies.
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = vae_e2e::qemu::workspace_root();
     let mut data_dir = root.join("..").join("shared").join("data");
@@ -164,6 +174,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut rule = "quantile";
     let mut seeds = DEFAULT_SEEDS;
     let mut nab_category = NAB_CATEGORY.to_string();
+    let mut nab_dir: Option<PathBuf> = None;
+    let mut nab_transform = "spectrum".to_string();
+    let mut nab_window: Option<usize> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -176,6 +189,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|&n| n >= 1)
                     .ok_or("--seeds needs a number of training seeds, at least 1")?
+            }
+            "--nab-dir" => nab_dir = Some(PathBuf::from(it.next().ok_or("--nab-dir needs a directory")?)),
+            "--nab-transform" => {
+                nab_transform = it.next().ok_or("--nab-transform needs a front end (see vae-train fit --help)")?.clone()
+            }
+            "--nab-window" => {
+                nab_window = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n >= 2)
+                        .ok_or("--nab-window needs a window length in samples, at least 2")?,
+                )
             }
             "--nab-category" => {
                 nab_category = it.next().ok_or("--nab-category needs a folder of nab/data")?.clone()
@@ -190,12 +215,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             other => {
                 return Err(format!(
-                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --nab-category NAME, --threshold-rule RULE)"
+                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --nab-dir DIR, --nab-category NAME, --nab-transform NAME, --nab-window N, --threshold-rule RULE)"
                 ))
             }
         }
     }
-    if !data_dir.join("README.md").exists() {
+    let nab_only = only.as_deref() == Some("nab") && nab_dir.is_some();
+    let nab_dir = nab_dir.unwrap_or_else(|| data_dir.join("nab"));
+    if !nab_only && !data_dir.join("README.md").exists() {
         return Err(format!(
             "no data sets at {}: the real-data evaluation reads ../shared/data (SKAB, NAB, CWRU); pass --data DIR",
             data_dir.display()
@@ -214,11 +241,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         // One list of evaluations per seed, each with the data set's files in the same order.
         let mut per_seed: Vec<Vec<Evaluation>> = Vec::new();
         for seed in 0..seeds {
-            let r = Run { seed, out: &out, nab_category: &nab_category };
+            let r = Run {
+                seed,
+                out: &out,
+                nab_dir: &nab_dir,
+                nab_category: &nab_category,
+                nab_transform: &nab_transform,
+                nab_window,
+            };
             per_seed.push(match p.name {
                 "skab" => skab(&p, &data_dir, &r)?,
                 "cwru" => cwru(&p, &data_dir, &r)?,
-                _ => nab(&p, &data_dir, &r)?,
+                _ => nab(&p, &r)?,
             });
         }
         let files = per_seed.first().map_or(0, Vec::len);
@@ -227,9 +261,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "cwru" => "CWRU 0 HP, 7-mil faults".to_string(),
             _ => format!("NAB {nab_category} ({files} series, mean)"),
         };
+        let model_label = match (p.name, nab_window) {
+            ("nab", None) => format!("VAE, {nab_transform} W ≈ 1 day, smoothing 8"),
+            ("nab", Some(w)) => format!("VAE, {nab_transform} W = {w}, smoothing 8"),
+            _ => p.model_label.to_string(),
+        };
         let label = match rule {
-            "quantile" => p.model_label.to_string(),
-            r => format!("{}, threshold rule {r}", p.model_label),
+            "quantile" => model_label,
+            r => format!("{model_label}, threshold rule {r}"),
         };
         rows.extend(table_rows(&title, &label, &per_seed));
         spread.push_str(&seed_spread(&title, &per_seed));
@@ -355,10 +394,10 @@ fn cwru(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>,
     Ok(vec![evaluate(&model, &test, &train, &run.out.join(stem))?])
 }
 
-fn nab(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
-    let json = data_dir.join("nab").join("labels").join("combined_windows.json");
+fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
+    let json = run.nab_dir.join("labels").join("combined_windows.json");
     let windows = LabelWindows::read(&json).map_err(|e| e.to_string())?;
-    let dir = data_dir.join("nab").join("data").join(run.nab_category);
+    let dir = run.nab_dir.join("data").join(run.nab_category);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -377,14 +416,19 @@ fn nab(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>, 
         let stamps = whole.timestamps.as_deref().unwrap_or(&[]);
         let step = period::median_step_seconds(&stamps[..n.min(stamps.len())])
             .ok_or_else(|| format!("{}: no timestamps to measure the sampling step", f.display()))?;
-        let w = period::period_window(period::DAY_SECONDS / step, n, VAL_FRACTION, NAB_MIN_TRAIN_WINDOWS);
+        let w = run.nab_window.unwrap_or_else(|| {
+            period::period_window(period::DAY_SECONDS / step, n, VAL_FRACTION, NAB_MIN_TRAIN_WINDOWS)
+        });
         eprintln!(
             "nab: {} ({n} training rows, step {step} s: window {w}, hop {}; seed {})",
             f.display(),
             w / 8,
             run.seed
         );
-        let mut args = fit_args.clone();
+        let mut args: Vec<String> = fit_args
+            .iter()
+            .map(|a| if a == "spectrum" { run.nab_transform.to_string() } else { a.clone() })
+            .collect();
         args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
         let model = fit(&f, &format!(":{n}"), &args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
