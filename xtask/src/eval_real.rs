@@ -148,6 +148,12 @@ struct Run<'a> {
     nab_transform: &'a str,
     /// NAB's window instead of the one-day rule.
     nab_window: Option<usize>,
+    /// SKAB's folder (`data/<set>/*.csv`).
+    skab_dir: &'a Path,
+    /// SKAB's experiment sets (folders of `data/`).
+    skab_sets: &'a [String],
+    /// `fit` options that replace the configuration's (pairs of option and value).
+    overrides: &'a [String],
 }
 
 impl Run<'_> {
@@ -162,10 +168,12 @@ impl Run<'_> {
 }
 
 /// `cargo xtask eval-real [--data DIR] [--out DIR] [--only skab|cwru|nab] [--seeds N]
-/// [--nab-dir DIR] [--nab-category NAME] [--nab-transform NAME] [--nab-window N]
-/// [--threshold-rule quantile|cantelli|auto]` (the rule goes to every `fit`; see `vae-train
-/// fit --help`). `--nab-transform` and `--nab-window` replace NAB's front end and one-day
-/// window, for development studies.
+/// [--fit "OPTIONS"] [--skab-dir DIR] [--skab-sets LIST] [--nab-dir DIR] [--nab-category NAME]
+/// [--nab-transform NAME] [--nab-window N] [--threshold-rule quantile|cantelli|auto]` (the
+/// rule goes to every `fit`; see `vae-train fit --help`). For development studies: `--fit`
+/// replaces `fit` options of every data set's configuration (e.g. `--fit "--smooth 4"`),
+/// `--nab-transform` and `--nab-window` NAB's front end and one-day window, and the folder
+/// options point at other copies of SKAB and NAB.
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = vae_e2e::qemu::workspace_root();
     let mut data_dir = root.join("..").join("shared").join("data");
@@ -177,6 +185,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut nab_dir: Option<PathBuf> = None;
     let mut nab_transform = "spectrum".to_string();
     let mut nab_window: Option<usize> = None;
+    let mut skab_dir: Option<PathBuf> = None;
+    let mut skab_sets: Vec<String> = vec!["valve1".into(), "valve2".into()];
+    let mut overrides: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -189,6 +200,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|&n| n >= 1)
                     .ok_or("--seeds needs a number of training seeds, at least 1")?
+            }
+            "--skab-dir" => skab_dir = Some(PathBuf::from(it.next().ok_or("--skab-dir needs a directory")?)),
+            "--skab-sets" => {
+                skab_sets = it
+                    .next()
+                    .ok_or("--skab-sets needs folder names, e.g. valve1,valve2")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect()
+            }
+            "--fit" => {
+                let v: Vec<String> =
+                    it.next().ok_or("--fit needs fit options")?.split_whitespace().map(str::to_string).collect();
+                if v.len() % 2 != 0 || v.chunks(2).any(|p| !p[0].starts_with("--")) {
+                    return Err(format!("--fit needs pairs of option and value, e.g. \"--smooth 4\", not {v:?}"));
+                }
+                overrides.extend(v);
             }
             "--nab-dir" => nab_dir = Some(PathBuf::from(it.next().ok_or("--nab-dir needs a directory")?)),
             "--nab-transform" => {
@@ -215,14 +243,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             other => {
                 return Err(format!(
-                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --nab-dir DIR, --nab-category NAME, --nab-transform NAME, --nab-window N, --threshold-rule RULE)"
+                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --fit OPTIONS, --skab-dir DIR, --skab-sets LIST, --nab-dir DIR, --nab-category NAME, --nab-transform NAME, --nab-window N, --threshold-rule RULE)"
                 ))
             }
         }
     }
-    let nab_only = only.as_deref() == Some("nab") && nab_dir.is_some();
+    // The shared data folder is needed unless every set run has its own folder.
+    let own_folder = match only.as_deref() {
+        Some("nab") => nab_dir.is_some(),
+        Some("skab") => skab_dir.is_some(),
+        _ => false,
+    };
     let nab_dir = nab_dir.unwrap_or_else(|| data_dir.join("nab"));
-    if !nab_only && !data_dir.join("README.md").exists() {
+    let skab_dir = skab_dir.unwrap_or_else(|| data_dir.join("skab"));
+    if !own_folder && !data_dir.join("README.md").exists() {
         return Err(format!(
             "no data sets at {}: the real-data evaluation reads ../shared/data (SKAB, NAB, CWRU); pass --data DIR",
             data_dir.display()
@@ -248,16 +282,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 nab_category: &nab_category,
                 nab_transform: &nab_transform,
                 nab_window,
+                skab_dir: &skab_dir,
+                skab_sets: &skab_sets,
+                overrides: &overrides,
             };
             per_seed.push(match p.name {
-                "skab" => skab(&p, &data_dir, &r)?,
+                "skab" => skab(&p, &r)?,
                 "cwru" => cwru(&p, &data_dir, &r)?,
                 _ => nab(&p, &r)?,
             });
         }
         let files = per_seed.first().map_or(0, Vec::len);
         let title = match p.name {
-            "skab" => format!("SKAB valve1+valve2 ({files} files, mean)"),
+            "skab" => format!("SKAB {} ({files} files, mean)", skab_sets.join("+")),
             "cwru" => "CWRU 0 HP, 7-mil faults".to_string(),
             _ => format!("NAB {nab_category} ({files} series, mean)"),
         };
@@ -266,10 +303,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ("nab", Some(w)) => format!("VAE, {nab_transform} W = {w}, smoothing 8"),
             _ => p.model_label.to_string(),
         };
-        let label = match rule {
+        let mut label = match rule {
             "quantile" => model_label,
             r => format!("{model_label}, threshold rule {r}"),
         };
+        if !overrides.is_empty() {
+            label.push_str(&format!(", fit {}", overrides.join(" ")));
+        }
         rows.extend(table_rows(&title, &label, &per_seed));
         spread.push_str(&seed_spread(&title, &per_seed));
         eprintln!(
@@ -295,15 +335,16 @@ fn fit(
     data: &Path,
     rows: &str,
     extra: &[String],
-    seed: u64,
+    run: &Run<'_>,
     out: &Path,
 ) -> Result<vae_train::OwnedModel, String> {
+    let mut options: Vec<String> = COMMON_FIT.iter().map(|s| s.to_string()).collect();
+    options.extend(["--seed".to_string(), run.seed.to_string()]);
+    options.extend(["--val-fraction".to_string(), VAL_FRACTION.to_string()]);
+    options.extend(extra.iter().cloned());
     let mut args: Vec<String> = vec!["vae-train".into(), "fit".into(), "--data".into(), path(data)?];
     args.extend(["--rows".to_string(), rows.to_string()]);
-    args.extend(COMMON_FIT.iter().map(|s| s.to_string()));
-    args.extend(["--seed".to_string(), seed.to_string()]);
-    args.extend(["--val-fraction".to_string(), VAL_FRACTION.to_string()]);
-    args.extend(extra.iter().cloned());
+    args.extend(with_overrides(&options, run.overrides));
     args.extend(["--quiet".to_string(), "--force".to_string(), "--out".to_string(), path(out)?]);
     let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&args).map_err(|e| e.to_string())?;
     match cli.command {
@@ -312,6 +353,16 @@ fn fit(
         }
         _ => Err("internal: not a fit command".into()),
     }
+}
+
+/// `options` (pairs of option and value) with each option of `overrides` replaced by, or
+/// added with, its value there.
+fn with_overrides(options: &[String], overrides: &[String]) -> Vec<String> {
+    let replaced = |o: &str| overrides.chunks(2).any(|p| p[0] == o);
+    let mut out: Vec<String> =
+        options.chunks(2).filter(|p| !replaced(&p[0])).flat_map(|p| p.iter().cloned()).collect();
+    out.extend(overrides.iter().cloned());
+    out
 }
 
 fn path(p: &Path) -> Result<String, String> {
@@ -339,10 +390,11 @@ fn evaluate(
     Ok(e)
 }
 
-fn skab(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
+fn skab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     let mut files = Vec::new();
-    for set in ["valve1", "valve2"] {
-        let dir = data_dir.join("skab").join("data").join(set);
+    for set in run.skab_sets {
+        let set = set.as_str();
+        let dir = run.skab_dir.join("data").join(set);
         let mut f: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -360,7 +412,7 @@ fn skab(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>,
     for (set, f) in files {
         let stem = run.stem(&format!("skab-{set}-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
         eprintln!("skab: {} (seed {})", f.display(), run.seed);
-        let model = fit(&f, ":400", &fit_args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
+        let model = fit(&f, ":400", &fit_args, run, &run.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Column { files: vec![f.clone()], column: "anomaly".into() }
             .load(&options(&columns, Some("400:"), w)?)
@@ -379,7 +431,7 @@ fn cwru(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>,
     eprintln!("cwru: {} (seed {})", normal.display(), run.seed);
     let fit_args: Vec<String> = p.fit.iter().map(|s| s.to_string()).collect();
     let stem = run.stem("cwru");
-    let model = fit(&normal, "0:0.7", &fit_args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
+    let model = fit(&normal, "0:0.7", &fit_args, run, &run.out.join(format!("{stem}.vaem")))?;
     let columns = vec!["DE".to_string()];
     let w = model.meta.window;
     let mut test = data::load(std::slice::from_ref(&normal), &options(&columns, Some("0.7:1"), w)?)
@@ -430,7 +482,7 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
             .map(|a| if a == "spectrum" { run.nab_transform.to_string() } else { a.clone() })
             .collect();
         args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
-        let model = fit(&f, &format!(":{n}"), &args, run.seed, &run.out.join(format!("{stem}.vaem")))?;
+        let model = fit(&f, &format!(":{n}"), &args, run, &run.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Windows { files: vec![f.clone()], json: json.clone() }
             .load(&options(&columns, None, w)?)
