@@ -213,7 +213,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--fit" => {
                 let v: Vec<String> =
                     it.next().ok_or("--fit needs fit options")?.split_whitespace().map(str::to_string).collect();
-                if v.len() % 2 != 0 || v.chunks(2).any(|p| !p[0].starts_with("--")) {
+                if !v.len().is_multiple_of(2) || v.chunks(2).any(|p| !p[0].starts_with("--")) {
                     return Err(format!("--fit needs pairs of option and value, e.g. \"--smooth 4\", not {v:?}"));
                 }
                 overrides.extend(v);
