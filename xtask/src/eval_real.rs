@@ -651,3 +651,47 @@ fn targets(rows: &[TableRow]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn overrides_replace_options_and_add_new_ones() {
+        let base = strings("--window 32 --hop 4 --smooth 8");
+        assert_eq!(with_overrides(&base, &[]), base);
+        assert_eq!(
+            with_overrides(&base, &strings("--hop 8 --window 64 --quantile 0.99")),
+            strings("--smooth 8 --hop 8 --window 64 --quantile 0.99")
+        );
+    }
+
+    #[test]
+    fn means_over_seeds_keep_one_seeds_counts() {
+        let m = |auc: f64, f1: Option<f64>| Mean {
+            roc_auc: Some(auc),
+            f1,
+            windows: 10,
+            anomalous: 4,
+            ..Mean::default()
+        };
+        let mean = mean_over_seeds(&[m(0.8, Some(0.5)), m(0.9, None), m(1.0, Some(0.7))]);
+        assert!((mean.roc_auc.unwrap() - 0.9).abs() < 1e-12);
+        assert!((mean.f1.unwrap() - 0.6).abs() < 1e-12, "a seed without the metric is skipped");
+        assert_eq!((mean.windows, mean.anomalous), (10, 4));
+        assert_eq!(mean.pr_auc, None);
+    }
+
+    #[test]
+    fn bad_options_are_refused_by_name() {
+        let run = |a: &str| super::run(&strings(a)).unwrap_err();
+        assert!(run("--seeds 0").contains("--seeds"));
+        assert!(run("--fit --smooth").contains("pairs of option and value"));
+        assert!(run("--nab-window 1").contains("--nab-window"));
+        assert!(run("--bogus").contains("unknown eval-real option `--bogus`"));
+    }
+}
