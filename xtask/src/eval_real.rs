@@ -131,6 +131,7 @@ fn protocols() -> [Protocol; 3] {
             name: "nab",
             // --window and --hop per series (see `nab`).
             fit: vec!["--columns", "value", "--transform", "spectrum", "--smooth", "8"],
+            // Replaced in `run` by one that names --nab-transform and --nab-window.
             model_label: "VAE, spectrum W ≈ 1 day, smoothing 8",
         },
     ]
@@ -458,6 +459,7 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     files.sort();
     let columns = vec!["value".to_string()];
     let fit_args: Vec<String> = p.fit.iter().map(|s| s.to_string()).collect();
+    let fit_args = with_overrides(&fit_args, &["--transform".to_string(), run.nab_transform.to_string()]);
     let mut evals = Vec::new();
     for f in files {
         let stem = run.stem(&format!("nab-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
@@ -477,10 +479,7 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
             w / 8,
             run.seed
         );
-        let mut args: Vec<String> = fit_args
-            .iter()
-            .map(|a| if a == "spectrum" { run.nab_transform.to_string() } else { a.clone() })
-            .collect();
+        let mut args = fit_args.clone();
         args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
         let model = fit(&f, &format!(":{n}"), &args, run, &run.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
@@ -513,39 +512,38 @@ struct Mean {
     anomalous: usize,
 }
 
-fn mean_of(ms: &[Metrics]) -> Mean {
-    let avg = |f: &dyn Fn(&Metrics) -> Option<f64>| {
-        let v: Vec<f64> = ms.iter().filter_map(f).filter(|x| x.is_finite()).collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
-    Mean {
-        roc_auc: avg(&|m| m.roc_auc),
-        pr_auc: avg(&|m| m.pr_auc),
-        best_f1: avg(&|m| m.best_f1),
-        f1: avg(&|m| m.f1),
-        precision: avg(&|m| m.precision),
-        recall: avg(&|m| m.recall),
-        windows: ms.iter().map(|m| m.windows).sum(),
-        anomalous: ms.iter().map(|m| m.anomalous_windows).sum(),
+/// The mean of the defined, finite values (`None` when there are none).
+fn average(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let v: Vec<f64> = values.flatten().filter(|x| x.is_finite()).collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+impl Mean {
+    /// The six metrics in table order.
+    fn metrics(&self) -> [Option<f64>; 6] {
+        [self.roc_auc, self.pr_auc, self.best_f1, self.f1, self.precision, self.recall]
     }
+
+    /// Each metric the [`average`] of its values in `items`; the counts given.
+    fn averaged(items: &[[Option<f64>; 6]], windows: usize, anomalous: usize) -> Self {
+        let [roc_auc, pr_auc, best_f1, f1, precision, recall] =
+            std::array::from_fn(|i| average(items.iter().map(|m| m[i])));
+        Mean { roc_auc, pr_auc, best_f1, f1, precision, recall, windows, anomalous }
+    }
+}
+
+fn mean_of(ms: &[Metrics]) -> Mean {
+    let metrics: Vec<[Option<f64>; 6]> =
+        ms.iter().map(|m| [m.roc_auc, m.pr_auc, m.best_f1, m.f1, m.precision, m.recall]).collect();
+    Mean::averaged(&metrics, ms.iter().map(|m| m.windows).sum(), ms.iter().map(|m| m.anomalous_windows).sum())
 }
 
 /// Mean of per-seed means (every seed evaluates the same windows, so the counts are one
 /// seed's).
 fn mean_over_seeds(per_seed: &[Mean]) -> Mean {
-    let avg = |f: &dyn Fn(&Mean) -> Option<f64>| {
-        let v: Vec<f64> = per_seed.iter().filter_map(f).collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
-    Mean {
-        roc_auc: avg(&|m| m.roc_auc),
-        pr_auc: avg(&|m| m.pr_auc),
-        best_f1: avg(&|m| m.best_f1),
-        f1: avg(&|m| m.f1),
-        precision: avg(&|m| m.precision),
-        recall: avg(&|m| m.recall),
-        ..per_seed.first().copied().unwrap_or_default()
-    }
+    let metrics: Vec<[Option<f64>; 6]> = per_seed.iter().map(Mean::metrics).collect();
+    let first = per_seed.first().copied().unwrap_or_default();
+    Mean::averaged(&metrics, first.windows, first.anomalous)
 }
 
 /// The model's and the reference rows of one data set, each the mean over seeds of the mean
