@@ -65,28 +65,33 @@ pub enum Command {
     Synth(SynthArgs),
 }
 
-/// Which recordings to read and how.
-#[derive(Args, Debug, Clone)]
-pub struct DataArgs {
-    /// Recordings: CSV (header row), .npy or .npz. Several files share their columns.
-    #[arg(long, num_args = 1.., required = true)]
-    pub data: Vec<PathBuf>,
-    /// Columns to use, by name (for .npz: array names, e.g. DE).
+/// How to read recordings: the options `fit`, `score` and `eval` share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReadArgs {
+    /// Columns to use, by name (for .npz: array names, e.g. DE); score and eval default to
+    /// the model's channel names.
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
     /// CSV separator (detected from the header when absent).
     #[arg(long)]
     pub sep: Option<char>,
-    /// Rows of every file: indices (100:500) or fractions (0:0.7).
+    /// Rows of every file: indices (100:500, 400:) or fractions (0:0.7).
     #[arg(long)]
     pub rows: Option<String>,
-    /// Drop rows holding NaN/Inf/empty cells instead of refusing the file.
+    /// Drop rows holding NaN/Inf/empty cells (otherwise fit refuses the file; score and eval
+    /// keep them and do not score their windows).
     #[arg(long)]
     pub drop_nan: bool,
 }
 
-impl DataArgs {
-    fn options(&self, min_rows: usize, nan: NanPolicy) -> Result<LoadOptions, Error> {
+impl ReadArgs {
+    /// The load options: `columns` when `--columns` is absent, `nan` unless `--drop-nan`.
+    pub fn options(
+        &self,
+        columns: Option<Vec<String>>,
+        min_rows: usize,
+        nan: NanPolicy,
+    ) -> Result<LoadOptions, Error> {
         let sep = match self.sep {
             Some(c) if c.is_ascii() => Some(c as u8),
             Some(c) => return Err(Error::Usage(format!("--sep must be one ASCII character, found {c:?}"))),
@@ -94,8 +99,20 @@ impl DataArgs {
         };
         let rows = self.rows.as_deref().map(RowRange::parse).transpose()?;
         let nan = if self.drop_nan { NanPolicy::DropRows } else { nan };
-        Ok(LoadOptions { columns: self.columns.clone(), sep, rows, nan, min_rows, ..Default::default() })
+        let columns = self.columns.clone().or(columns);
+        Ok(LoadOptions { columns, sep, rows, nan, min_rows, ..Default::default() })
     }
+}
+
+/// Which recordings to read and how.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Recordings: CSV (header row), .npy or .npz. Several files share their columns.
+    #[arg(long, num_args = 1.., required = true)]
+    pub data: Vec<PathBuf>,
+    /// How to read them.
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// `fit` options.
@@ -241,18 +258,9 @@ pub struct EvalArgs {
     /// Recordings that are anomalous throughout.
     #[arg(long, num_args = 1.., conflicts_with = "data")]
     pub anomalous: Vec<PathBuf>,
-    /// Columns to use, by name (default: the model's channel names).
-    #[arg(long, value_delimiter = ',')]
-    pub columns: Option<Vec<String>>,
-    /// CSV separator (detected from the header when absent).
-    #[arg(long)]
-    pub sep: Option<char>,
-    /// Rows of every file: indices (400:) or fractions (0.7:1).
-    #[arg(long)]
-    pub rows: Option<String>,
-    /// Drop rows holding NaN/Inf/empty cells (default: keep them; their windows are invalid).
-    #[arg(long)]
-    pub drop_nan: bool,
+    /// How to read them.
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Score kind (default: the model's).
     #[arg(long)]
     pub kind: Option<String>,
@@ -390,6 +398,19 @@ fn refuse_clobber(path: &Path, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The score `--kind` and `--samples` ask for, each defaulting to the model's `own`.
+pub(crate) fn score_config(
+    own: ScoreConfig,
+    kind: Option<&str>,
+    samples: Option<u16>,
+) -> Result<ScoreConfig, Error> {
+    if kind.is_none() && samples.is_none() {
+        return Ok(own);
+    }
+    let kind = kind.map(parse_kind).transpose()?.unwrap_or(own.kind());
+    Ok(ScoreConfig::new(kind, samples.unwrap_or(own.samples()))?)
+}
+
 fn parse_kind(s: &str) -> Result<ScoreKind, Error> {
     ScoreKind::from_name(s).ok_or_else(|| {
         Error::Usage(format!("unknown score `{s}`: use deterministic, elbo, iwae or recon-prob"))
@@ -444,7 +465,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         return Err(Error::Usage("--threshold-rule cantelli and auto need --quantile below 1".into()));
     }
 
-    let recs = data::load(&a.input.data, &a.input.options(a.window, NanPolicy::Refuse)?)?;
+    let recs = data::load(&a.input.data, &a.input.read.options(None, a.window, NanPolicy::Refuse)?)?;
     for r in &recs {
         if !r.dropped_rows.is_empty() {
             eprintln!(
@@ -642,16 +663,9 @@ fn score(a: &ScoreArgs) -> Result<(), Error> {
     if let Some(out) = &a.out {
         refuse_clobber(out, a.force)?;
     }
-    let mut config = model.meta.score;
-    if a.kind.is_some() || a.samples.is_some() {
-        let kind = a.kind.as_deref().map(parse_kind).transpose()?.unwrap_or(config.kind());
-        config = ScoreConfig::new(kind, a.samples.unwrap_or(config.samples()))?;
-    }
-    let mut input = a.input.clone();
-    if input.columns.is_none() {
-        input.columns = Some(model.meta.channels.clone());
-    }
-    let mut recs = data::load(&input.data, &input.options(model.meta.window, NanPolicy::Keep)?)?;
+    let config = score_config(model.meta.score, a.kind.as_deref(), a.samples)?;
+    let opts = a.input.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
+    let mut recs = data::load(&a.input.data, &opts)?;
     if let Some(r) = recs.first() {
         if r.channels != model.meta.channels {
             return Err(Error::Usage(format!(

@@ -33,7 +33,7 @@ use crate::scoring;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use vae_core::{Decision, Outcome, ScoreConfig, ScoreKind, Transform};
+use vae_core::{Decision, Outcome, ScoreConfig, Transform};
 
 /// One evaluated window.
 #[derive(Clone, Debug, PartialEq)]
@@ -298,28 +298,13 @@ pub struct Summary {
     pub wandering: Vec<String>,
     /// Windows averaged before the decision.
     pub smoothing: u16,
-    /// Windows scored.
-    pub windows: usize,
-    /// Of them anomalous.
-    pub anomalous_windows: usize,
     /// Windows not scored (NaN/Inf).
     pub invalid_windows: usize,
-    /// ROC-AUC.
-    pub roc_auc: Option<f64>,
-    /// PR-AUC (average precision).
-    pub pr_auc: Option<f64>,
-    /// Best F1 over all thresholds (hindsight).
-    pub best_f1: Option<f64>,
-    /// Its threshold.
-    pub best_f1_threshold: Option<f32>,
-    /// The model's threshold.
-    pub threshold: Option<f32>,
-    /// F1 at the threshold.
-    pub f1: Option<f64>,
-    /// Precision at the threshold.
-    pub precision: Option<f64>,
-    /// Recall at the threshold.
-    pub recall: Option<f64>,
+    /// The model's metrics, at the top level of the JSON object (`windows`,
+    /// `anomalous_windows`, `roc_auc`, `pr_auc`, `best_f1`, `best_f1_threshold`, `threshold`,
+    /// `f1`, `precision`, `recall`).
+    #[serde(flatten)]
+    pub metrics: Metrics,
     /// References on the same windows.
     pub baselines: Baselines,
     /// Per recording.
@@ -331,7 +316,6 @@ pub struct Summary {
 impl Evaluation {
     /// The JSON summary.
     pub fn summary(&self) -> Summary {
-        let m = &self.metrics;
         Summary {
             model: self.model_name.clone(),
             score: self.config.kind().name().to_string(),
@@ -339,17 +323,8 @@ impl Evaluation {
             transform: self.transform.name().to_string(),
             wandering: self.wandering_names(),
             smoothing: self.smoothing,
-            windows: m.windows,
-            anomalous_windows: m.anomalous_windows,
             invalid_windows: self.invalid_windows,
-            roc_auc: m.roc_auc,
-            pr_auc: m.pr_auc,
-            best_f1: m.best_f1,
-            best_f1_threshold: m.best_f1_threshold,
-            threshold: self.threshold,
-            f1: m.f1,
-            precision: m.precision,
-            recall: m.recall,
+            metrics: self.metrics,
             baselines: Baselines {
                 flag_all: self.flag_all,
                 no_training: self.no_training,
@@ -422,30 +397,9 @@ pub fn write_report(e: &Evaluation, dir: &std::path::Path) -> Result<PathBuf, Er
 pub fn run(a: &EvalArgs) -> Result<(), Error> {
     let model = OwnedModel::load(&a.model)?;
     let source = a.label_source()?;
-    let sep = match a.sep {
-        Some(c) if c.is_ascii() => Some(c as u8),
-        Some(c) => return Err(Error::Usage(format!("--sep must be one ASCII character, found {c:?}"))),
-        None => None,
-    };
-    let opts = LoadOptions {
-        columns: Some(a.columns.clone().unwrap_or_else(|| model.meta.channels.clone())),
-        sep,
-        rows: a.rows.as_deref().map(RowRange::parse).transpose()?,
-        nan: if a.drop_nan { NanPolicy::DropRows } else { NanPolicy::Keep },
-        min_rows: model.meta.window,
-        ..Default::default()
-    };
+    let opts = a.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
     let recs = source.load(&opts)?;
-    let mut config = model.meta.score;
-    if a.kind.is_some() || a.samples.is_some() {
-        let kind = match a.kind.as_deref() {
-            Some(k) => ScoreKind::from_name(k).ok_or_else(|| {
-                Error::Usage(format!("unknown score `{k}`: use deterministic, elbo, iwae or recon-prob"))
-            })?,
-            None => config.kind(),
-        };
-        config = ScoreConfig::new(kind, a.samples.unwrap_or(config.samples()))?;
-    }
+    let config = crate::cli::score_config(model.meta.score, a.kind.as_deref(), a.samples)?;
     let train = if a.train.is_empty() {
         None
     } else {
