@@ -66,7 +66,7 @@ pub enum Command {
 }
 
 /// How to read recordings: the options `fit`, `score` and `eval` share.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
     /// Columns to use, by name (for .npz: array names, e.g. DE); score and eval default to
     /// the model's channel names.
