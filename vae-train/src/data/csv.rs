@@ -69,20 +69,7 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
                     available: join(&names),
                 });
             }
-            let mut out: Vec<usize> = Vec::with_capacity(cols.len());
-            for name in cols {
-                let i = find(name)?;
-                let why = if Some(i) == label {
-                    "is the label column, which cannot also be a feature"
-                } else if out.contains(&i) {
-                    "is selected twice"
-                } else {
-                    out.push(i);
-                    continue;
-                };
-                return Err(DataError::BadSelection { path: path.to_path_buf(), column: name.clone(), why });
-            }
-            out
+            super::pick_columns(cols, label, path, find)?
         }
         None => numeric_columns(&ctx, data, label, timestamp)?,
     };

@@ -192,6 +192,31 @@ impl Recording {
     }
 }
 
+/// The feature indices named by `cols`, in that order: `find` maps a name to its index (and
+/// names the file's columns when it is missing); a name that is the label column or is
+/// given twice is refused. Shared by CSV headers, `.npy` columns and `.npz` arrays.
+pub(crate) fn pick_columns(
+    cols: &[String],
+    label: Option<usize>,
+    path: &Path,
+    find: impl Fn(&str) -> Result<usize, DataError>,
+) -> Result<Vec<usize>, DataError> {
+    let mut out: Vec<usize> = Vec::with_capacity(cols.len());
+    for name in cols {
+        let i = find(name)?;
+        let why = if Some(i) == label {
+            "is the label column, which cannot also be a feature"
+        } else if out.contains(&i) {
+            "is selected twice"
+        } else {
+            out.push(i);
+            continue;
+        };
+        return Err(DataError::BadSelection { path: path.to_path_buf(), column: name.clone(), why });
+    }
+    Ok(out)
+}
+
 /// Reads several files, checking that every one yields the same channels in the same order.
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Vec<Recording>, DataError> {
     if paths.is_empty() {

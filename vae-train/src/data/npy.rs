@@ -439,22 +439,7 @@ pub(crate) fn select(
     let find = |name: &str| names.iter().position(|n| n.trim() == name.trim()).ok_or_else(|| missing(name));
     let label = opts.label_column.as_deref().map(find).transpose()?;
     let features: Vec<usize> = match &opts.columns {
-        Some(cols) => {
-            let mut out: Vec<usize> = Vec::with_capacity(cols.len());
-            for name in cols {
-                let i = find(name)?;
-                let why = if Some(i) == label {
-                    "is the label column, which cannot also be a feature"
-                } else if out.contains(&i) {
-                    "is selected twice"
-                } else {
-                    out.push(i);
-                    continue;
-                };
-                return Err(DataError::BadSelection { path: path.to_path_buf(), column: name.clone(), why });
-            }
-            out
-        }
+        Some(cols) => super::pick_columns(cols, label, path, find)?,
         None => (0..names.len()).filter(|&i| Some(i) != label).collect(),
     };
     if features.is_empty() {
