@@ -136,8 +136,9 @@ pub struct FitArgs {
     /// Hidden activation: tanh, relu or sigmoid.
     #[arg(long, default_value = "tanh")]
     pub activation: String,
-    /// Maximum epochs.
-    #[arg(long, default_value_t = 50)]
+    /// Maximum epochs. Early stopping (--patience) normally ends training first; the cap
+    /// only bounds a run whose validation loss keeps falling.
+    #[arg(long, default_value_t = 1000)]
     pub epochs: usize,
     /// Minibatch size.
     #[arg(long, default_value_t = 128)]
@@ -585,6 +586,13 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         }
         d => return Err(Error::Usage(format!("unknown --device `{d}`: use cpu or cuda"))),
     };
+    if outcome.still_improving() {
+        eprintln!(
+            "note: the {} loss was still falling at the last epoch ({}): more --epochs would train further",
+            if val.is_empty() { "training" } else { "validation" },
+            outcome.history.len()
+        );
+    }
     let mut net = outcome.net.clone();
     if let Some(scale) = &feature_scale {
         scale.fold(&mut net);

@@ -313,6 +313,7 @@ fn early_stopping_keeps_the_best_weights() {
     let losses: Vec<f64> = out.history.iter().map(|s| s.val_loss.unwrap()).collect();
     eprintln!("validation losses {losses:?}");
     assert!(out.stopped_early, "{losses:?}");
+    assert!(!out.still_improving());
     assert_eq!(out.history.len(), out.best_epoch + 2);
     let min = losses.iter().copied().fold(f64::INFINITY, f64::min);
     assert_eq!(out.best_loss, min);
@@ -321,6 +322,22 @@ fn early_stopping_keeps_the_best_weights() {
     // Warm-up: beta 0, 1/2, then 1.
     let betas: Vec<f64> = out.history.iter().take(4).map(|s| s.beta).collect();
     assert_eq!(betas, [0.0, 0.5, 1.0, 1.0]);
+}
+
+#[test]
+fn a_run_stopped_by_its_epoch_cap_says_it_was_still_improving() {
+    // Three epochs of a fresh model on data like its validation windows: the loss still falls.
+    let tr = sine(300, 51, 0.05);
+    let va = sine(60, 52, 0.05);
+    let cfg = TrainConfig { epochs: 3, patience: Some(5), ..small() };
+    let out = train(&tr, &va, X, &meta(), &cfg).unwrap();
+    let losses: Vec<f64> = out.history.iter().map(|s| s.val_loss.unwrap()).collect();
+    assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+    assert!(!out.stopped_early && out.best_epoch == 3);
+    assert!(out.still_improving());
+    // A run whose last epoch is not its best is not.
+    let worse = TrainOutcome { best_epoch: 2, ..out };
+    assert!(!worse.still_improving());
 }
 
 #[test]

@@ -112,7 +112,7 @@ impl Default for TrainConfig {
             hidden: vec![32],
             latent: 8,
             activation: Activation::Tanh,
-            epochs: 50,
+            epochs: 1000,
             batch_size: 128,
             learning_rate: 1e-3,
             seed: 0,
@@ -171,6 +171,16 @@ pub struct TrainOutcome {
     pub best_loss: f64,
     /// Whether early stopping ended the run before `epochs`.
     pub stopped_early: bool,
+}
+
+impl TrainOutcome {
+    /// Whether the run ended at its epoch cap with the last epoch its best: the monitored loss
+    /// was still falling, so the cap, not the data, ended training. On small data sets (one
+    /// minibatch an epoch) this is common, and an undertrained model scores normal windows
+    /// worse than it should.
+    pub fn still_improving(&self) -> bool {
+        !self.stopped_early && self.history.len() > 1 && self.best_epoch == self.history.len()
+    }
 }
 
 /// The owned weights of a dfdx network (f32, row-major `[out][in]`).
