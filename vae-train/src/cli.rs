@@ -138,7 +138,7 @@ pub struct FitArgs {
     pub activation: String,
     /// Maximum epochs. Early stopping (--patience) normally ends training first; the cap
     /// only bounds a run whose validation loss keeps falling.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = train::DEFAULT_EPOCHS)]
     pub epochs: usize,
     /// Minibatch size.
     #[arg(long, default_value_t = 128)]
@@ -153,7 +153,7 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 0)]
     pub kl_warmup: usize,
     /// Stop after this many epochs without a better validation ELBO (0: never).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = train::DEFAULT_PATIENCE)]
     pub patience: usize,
     /// Share of each recording's rows, at its end, held out for validation and calibration.
     #[arg(long, default_value_t = 0.2)]

@@ -34,7 +34,7 @@ impl Default for Demo {
             out: qemu::workspace_root().join("target").join("demo"),
             train_rows: 12_000,
             test_rows: 6_000,
-            epochs: 1000,
+            epochs: vae_train::train::DEFAULT_EPOCHS,
             progress: true,
         }
     }

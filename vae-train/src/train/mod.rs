@@ -106,18 +106,25 @@ pub struct TrainConfig {
     pub progress: bool,
 }
 
+/// Most epochs a run takes by default: high enough that early stopping, not the cap, ends
+/// training on small data sets (one minibatch an epoch).
+pub const DEFAULT_EPOCHS: usize = 1000;
+
+/// Epochs without a better monitored loss before early stopping ends a run, by default.
+pub const DEFAULT_PATIENCE: usize = 10;
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             hidden: vec![32],
             latent: 8,
             activation: Activation::Tanh,
-            epochs: 1000,
+            epochs: DEFAULT_EPOCHS,
             batch_size: 128,
             learning_rate: 1e-3,
             seed: 0,
             kl_warmup: 0,
-            patience: Some(10),
+            patience: Some(DEFAULT_PATIENCE),
             checkpoint: None,
             log: None,
             resume: false,
