@@ -3,7 +3,8 @@
 //! samples (board) -> vae-core `Detector` (normalise, window, transform, score, smooth,
 //! decide) -> defmt log.
 //! Every window logs one line; NaN/Inf samples are counted and their windows reported as
-//! invalid, never scored and never a panic. The board feature picks the sample source and
+//! invalid, never scored and never a panic. A finite sample, however large (`f32::MAX`),
+//! is not NaN/Inf: its window's score overflows and the window is flagged anomalous. The board feature picks the sample source and
 //! the logger: `qemu` replays a CSV from the host over semihosting, `nrf52840` samples its
 //! SAADC.
 #![no_std]

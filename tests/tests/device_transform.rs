@@ -104,3 +104,73 @@ fn stats_front_end_with_wandering_levels_and_smoothing() {
 fn spectrum_front_end_with_importance_weighted_score() {
     run_case(&["--transform", "spectrum", "--smooth", "3", "--score", "iwae", "--samples", "4"], "spectrum");
 }
+
+/// The longest spectrum window the model-file reader accepts
+/// ([`vae_core::transform::MAX_SPECTRUM_WINDOW`], 1024 samples) runs end to end: found by a
+/// hostile test pass, such a model passed `fit` and `inspect` and then panicked (index out
+/// of bounds in microfft's `rfft_1024`, whose sine table was not enabled) in `vae-train
+/// fit`/`score` and in the firmware. Here it trains, scores on the host, and the firmware
+/// replays the recording in QEMU to the end with the host's scores and decisions.
+#[test]
+fn spectrum_front_end_at_the_longest_accepted_window() {
+    let window = vae_core::transform::MAX_SPECTRUM_WINDOW;
+    let (w, hop) = (window.to_string(), (window / 8).to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    cli(&["synth", "--out", &s(d), "--train-rows", "6000", "--test-rows", "3000", "--seed", "7"]);
+    let model = d.join("spectrum-1024.vaem");
+    let (train, test, model_s) = (s(&d.join("train.csv")), s(&d.join("test.csv")), s(&model));
+    cli(&[
+        "fit",
+        "--data",
+        &train,
+        "--window",
+        &w,
+        "--hop",
+        &hop,
+        "--transform",
+        "spectrum",
+        "--hidden",
+        "16",
+        "--latent",
+        "4",
+        "--epochs",
+        "3",
+        "--calibrate",
+        "all",
+        "--quiet",
+        "--out",
+        &model_s,
+    ]);
+    let host_csv = d.join("host.csv");
+    cli(&["score", "--model", &model_s, "--data", &test, "--out", &s(&host_csv)]);
+    let host = vae_e2e::device::read_host_scores(&std::fs::read_to_string(&host_csv).unwrap()).unwrap();
+    assert_eq!(host.len(), (3000 - window) / (window / 8) + 1);
+    assert!(host.iter().all(|h| h.score.is_some_and(f32::is_finite)), "{host:?}");
+
+    let elf = qemu::Build {
+        model: Some(model.clone()),
+        target_dir: Some(qemu::workspace_root().join("target").join("e2e-spectrum-1024")),
+        ..Default::default()
+    }
+    .run("firmware")
+    .unwrap_or_else(|e| panic!("{e}"));
+    let run = qemu::run(&elf, &[&test], Duration::from_secs(300)).unwrap();
+    assert_eq!(run.status, 0, "firmware exit status (101: a panic); log:\n{}", run.lines.join("\n"));
+    let device: Vec<_> = run.lines.iter().filter_map(|l| parse_window(l)).collect();
+    let summary = run.lines.iter().find_map(|l| parse_summary(l)).expect("summary line");
+    assert_eq!(device.len(), host.len(), "window count, device vs host");
+    assert_eq!((summary.scored, summary.invalid), (host.len() as u64, 0));
+    let threshold = vae_train::OwnedModel::load(&model).unwrap().thresholds[0].threshold;
+    for (dw, h) in device.iter().zip(&host) {
+        assert_eq!(dw.start, h.start, "window {} start", dw.index);
+        let (ds, hs) = (dw.score.expect("scored on the device"), h.score.unwrap());
+        // 2,052 inputs: the ARM kernel's sums round differently from the host's loops.
+        assert!((ds - hs).abs() / hs.abs().max(1.0) <= 1e-4, "window {}: device {ds}, host {hs}", dw.index);
+        if ((hs - threshold).abs() / threshold.abs().max(1.0)) > 1e-4 {
+            assert_eq!(dw.decision == "Anomalous", h.anomalous == "yes", "window {} decision", dw.index);
+        }
+    }
+    eprintln!("spectrum W={window}: {} windows", device.len());
+}

@@ -6,14 +6,19 @@
 //! * a long replay (250,000 samples) with stretches of NaN, infinities, empty cells,
 //!   numbers beyond f32, constant and zero signals and extreme finite values (1e30, 3.4e38)
 //!   runs to the end without a panic or a stuck state: every window is reported once, in
-//!   order; windows with bad samples are invalid or anomalous, never normal; every window
-//!   after a bad stretch is scored again, with the host's score to 1e-5.
+//!   order; windows with NaN/Inf samples are invalid, windows with extreme finite samples
+//!   overflow and are flagged anomalous (never invalid), on the device as on the host, and
+//!   the counters say so; every window after a bad stretch is scored again, with the host's
+//!   score to 1e-5;
+//! * a single `f32::MAX` sample (3.4028235e38, a common sentinel) on a channel whose training
+//!   std is below 1 is an anomaly, not a NaN/Inf: `vae-train score` and the device both flag
+//!   its windows as overflowed, and count no invalid window and no non-finite value for it.
 
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use vae_e2e::device::{parse_summary, parse_window, DeviceWindow};
+use vae_e2e::device::{parse_summary, parse_window, read_host_scores, DeviceWindow, HostWindow};
 use vae_e2e::qemu;
 
 /// Firmware builds share one target directory and an environment variable: one at a time,
@@ -139,7 +144,8 @@ fn a_bad_model_in_flash_is_refused_at_boot_not_scored_and_no_panic() {
 enum Kind {
     /// NaN, infinities, empty cells, 1e39: the device counts them as non-finite.
     NonFinite,
-    /// Finite values far beyond any training data: never a normal window.
+    /// Finite values far beyond any training data: the score overflows, the window is
+    /// anomalous (never invalid: no sample is NaN/Inf).
     Extreme,
     /// Plausible but flat signals: scored.
     Flat,
@@ -179,6 +185,19 @@ fn stretches() -> Vec<Stretch> {
             rows: 70_000..70_001,
             kind: Kind::Extreme,
             cell: |_, c| (c == 0).then(|| "-3.4e38".into()),
+        },
+        // f32::MAX and its negative, one sample each, on channels whose training std is below
+        // 1: their normalised values used to overflow to infinity, and the windows were
+        // reported invalid (NaN/Inf) with `non_finite_values` unchanged.
+        Stretch {
+            rows: 80_000..80_001,
+            kind: Kind::Extreme,
+            cell: |_, c| (c == 1).then(|| "3.4028235e38".into()),
+        },
+        Stretch {
+            rows: 85_003..85_004,
+            kind: Kind::Extreme,
+            cell: |_, c| (c == 3).then(|| "-3.4028235e38".into()),
         },
         Stretch { rows: 90_000..95_000, kind: Kind::Flat, cell: |_, _| Some("0".into()) },
         Stretch {
@@ -247,19 +266,11 @@ fn hostile_csv(dir: &Path) -> (PathBuf, u64) {
     (path, non_finite)
 }
 
-/// Host scores of the same file (NaN kept, as on the device), by window start.
-fn host_scores(model: &Path, csv: &Path, dir: &Path) -> Vec<(u64, Option<f32>)> {
+/// Host scores of the same file (NaN kept, as on the device), in window order.
+fn host_scores(model: &Path, csv: &Path, dir: &Path) -> Vec<HostWindow> {
     let out = dir.join("host.csv");
     cli(&["score", "--model", s(model), "--data", s(csv), "--out", s(&out)]);
-    std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[2].parse().unwrap(), f[3].parse::<f32>().ok().filter(|v| v.is_finite()))
-        })
-        .collect()
+    read_host_scores(&std::fs::read_to_string(&out).unwrap()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -301,19 +312,36 @@ fn a_long_hostile_replay_runs_to_the_end_and_scoring_recovers_after_every_bad_st
         let (a, b) = (w.start as usize, w.start as usize + WINDOW);
         a < st.rows.end && st.rows.start < b
     };
-    let mut clean = 0;
-    for (w, (start, hs)) in windows.iter().zip(&host) {
-        assert_eq!(w.start, *start);
+    let (mut clean, mut over_non_finite, mut over_extreme) = (0, 0u64, 0u64);
+    for (w, h) in windows.iter().zip(&host) {
+        assert_eq!(w.start, h.start);
         let kinds: Vec<Kind> = sts.iter().filter(|st| overlaps(w, st)).map(|st| st.kind).collect();
         if kinds.contains(&Kind::NonFinite) {
             assert_eq!(w.decision, "Invalid", "window {} over non-finite samples", w.index);
+            assert_eq!((h.score, h.anomalous.as_str()), (None, "invalid"), "host window {}", w.index);
+            over_non_finite += 1;
         } else if kinds.contains(&Kind::Extreme) {
-            assert_ne!(w.decision, "Normal", "window {} over extreme samples", w.index);
+            // Every sample finite: an overflowed score and an anomaly, on both sides.
+            assert_eq!(
+                (w.score, w.decision.as_str()),
+                (Some(f32::INFINITY), "Anomalous"),
+                "window {} at {} over extreme finite samples",
+                w.index,
+                w.start
+            );
+            assert_eq!(
+                (h.score, h.anomalous.as_str()),
+                (Some(f32::INFINITY), "yes"),
+                "host window {} at {} over extreme finite samples",
+                w.index,
+                w.start
+            );
+            over_extreme += 1;
         } else {
             // Clean or flat: scored, finite, and the host's score (no state left over from an
             // earlier bad stretch).
             let ds = w.score.unwrap_or_else(|| panic!("window {} not scored: {w:?}", w.index));
-            let hs = hs.unwrap_or_else(|| panic!("window {}: host did not score it", w.index));
+            let hs = h.score.unwrap_or_else(|| panic!("window {}: host did not score it", w.index));
             assert!(ds.is_finite(), "window {}: {ds}", w.index);
             let rel = (ds - hs).abs() / hs.abs().max(1.0);
             assert!(rel <= 1e-5, "window {} at {}: device {ds}, host {hs}", w.index, w.start);
@@ -321,6 +349,11 @@ fn a_long_hostile_replay_runs_to_the_end_and_scoring_recovers_after_every_bad_st
         }
     }
     assert!(clean > expected_windows * 9 / 10, "{clean} clean windows");
+    // The counters tell the truth: invalid windows are exactly those with NaN/Inf samples,
+    // and every window over extreme finite samples is among the anomalous ones.
+    assert_eq!(summary.invalid, over_non_finite);
+    assert!(summary.anomalous >= over_extreme, "{} anomalous, {over_extreme} extreme", summary.anomalous);
+    assert_eq!(host.iter().filter(|h| h.anomalous == "invalid").count() as u64, over_non_finite);
     // Recovery: the first window wholly after each stretch is scored.
     for st in &sts {
         let first = st.rows.end.div_ceil(HOP);
@@ -328,6 +361,92 @@ fn a_long_hostile_replay_runs_to_the_end_and_scoring_recovers_after_every_bad_st
         assert!(w.start as usize >= st.rows.end);
         assert!(w.score.is_some_and(f32::is_finite), "no recovery after {:?}: {w:?}", st.rows);
     }
+}
+
+/// Found by a hostile test pass: a window holding one sample of `f32::MAX` (3.4028235e38, a
+/// common sentinel) was reported `invalid (NaN/Inf)` and never flagged, by `vae-train score`
+/// and by the device (whose summary then said `non_finite_values=0`): normalising it by a
+/// std below 1 overflowed to infinity, and the scorer took it for a NaN/Inf sample. A
+/// finite window whose score overflows is an anomaly. Host first (no QEMU), then the device
+/// on the same file: both flag the windows of the spike as overflowed, count only the real
+/// NaN as non-finite, and agree window by window.
+#[test]
+fn a_single_f32_max_sample_is_flagged_as_an_anomaly_on_the_host_and_on_the_device() {
+    let (dir, model) = (tempfile::tempdir().unwrap(), &fixture().model);
+    let m = vae_train::OwnedModel::load(model).unwrap();
+    let channels = ["vib_x", "vib_y", "temperature", "current"];
+    let spiked = channels
+        .iter()
+        .position(|c| {
+            let i = m.meta.channels.iter().position(|n| n == c).unwrap();
+            m.meta.norm_std[i] < 1.0
+        })
+        .expect("a channel with a training std below 1");
+    let text = std::fs::read_to_string(fixture().dir.join("test.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |c: &str| header.iter().position(|h| h == &c).unwrap_or_else(|| panic!("no column {c}"));
+    let (spike_col, nan_col) = (col(channels[spiked]), col("temperature"));
+    // Rows 0..60: windows start at 0, 8, ..., 40. The spike at row 30 is in the windows at
+    // 16 and 24; the NaN at row 2 in the window at 0 only.
+    let (spike_row, nan_row) = (30usize, 2usize);
+    for (row, c, v) in [(spike_row, spike_col, "3.4028235e38"), (nan_row, nan_col, "NaN")] {
+        let mut f: Vec<String> = lines[row + 1].split(',').map(str::to_string).collect();
+        f[c] = v.into();
+        lines[row + 1] = f.join(",");
+    }
+    assert_eq!("3.4028235e38".parse::<f32>().unwrap(), f32::MAX);
+    let csv = dir.path().join("spike.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let rows = lines.len() - 1;
+    let spiked_window = |start: u64| (start as usize..start as usize + WINDOW).contains(&spike_row);
+    let nan_window = |start: u64| (start as usize..start as usize + WINDOW).contains(&nan_row);
+
+    // The host: `vae-train score`.
+    let host = host_scores(model, &csv, dir.path());
+    assert_eq!(host.len(), (rows - WINDOW) / HOP + 1);
+    assert_eq!(host.iter().filter(|h| spiked_window(h.start)).count(), 2);
+    for h in &host {
+        let what = format!("host window {} at {}: {h:?}", h.index, h.start);
+        if nan_window(h.start) {
+            assert_eq!((h.score, h.anomalous.as_str()), (None, "invalid"), "{what}");
+        } else if spiked_window(h.start) {
+            assert_eq!((h.score, h.anomalous.as_str()), (Some(f32::INFINITY), "yes"), "{what}");
+        } else {
+            assert!(h.score.is_some_and(f32::is_finite), "{what}");
+        }
+    }
+
+    // The device, on the same file.
+    let elf = firmware(model, None, &dir.path().join("spike.elf"));
+    let run = qemu::run(&elf, &[s(&csv)], Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+    assert_no_panic(&run);
+    assert_eq!(run.status, 0, "{}", run.lines.join("\n"));
+    let windows: Vec<DeviceWindow> = run.lines.iter().filter_map(|l| parse_window(l)).collect();
+    let summary = run.lines.iter().find_map(|l| parse_summary(l)).expect("summary line");
+    assert_eq!(windows.len(), host.len());
+    for (w, h) in windows.iter().zip(&host) {
+        assert_eq!(w.start, h.start);
+        let what = format!("device window {} at {}: {w:?}", w.index, w.start);
+        if nan_window(w.start) {
+            assert_eq!((w.score, w.decision.as_str()), (None, "Invalid"), "{what}");
+        } else if spiked_window(w.start) {
+            assert_eq!((w.score, w.decision.as_str()), (Some(f32::INFINITY), "Anomalous"), "{what}");
+        } else {
+            let (ds, hs) = (w.score.unwrap(), h.score.unwrap());
+            assert!((ds - hs).abs() <= 1e-5 * hs.abs().max(1.0), "{what}: host {hs}");
+            assert_eq!(w.decision == "Anomalous", h.anomalous == "yes", "{what}: host {h:?}");
+        }
+    }
+    // The counters: one NaN sample, one invalid window; the spike is neither.
+    assert_eq!(
+        (summary.samples, summary.windows, summary.non_finite_values, summary.invalid),
+        (rows as u64, host.len() as u64, 1, 1),
+        "{summary:?}"
+    );
+    assert_eq!(summary.scored, host.len() as u64 - 1);
+    let anomalous = windows.iter().filter(|w| w.decision == "Anomalous").count() as u64;
+    assert!(summary.anomalous >= 2 && summary.anomalous == anomalous, "{summary:?}");
 }
 
 /// A model file for a 32-bit reader: the model `C = 1`, `W = X = 65535`, encoder 65535 wide,

@@ -88,9 +88,12 @@ pub struct Counters {
     pub non_finite_values: u64,
     /// Windows scored (finite input).
     pub scored: u64,
-    /// Windows above the threshold (including overflowed scores).
+    /// Windows above the threshold (including overflowed scores: a window of finite but
+    /// extreme samples, e.g. `f32::MAX`, is anomalous).
     pub anomalous: u64,
-    /// Windows not scored because they held non-finite values.
+    /// Windows not scored because they held NaN/Inf samples (only those: a finite sample
+    /// stays finite through the normalisation, see
+    /// [`normalize_value`](crate::normalize::normalize_value)).
     pub invalid: u64,
 }
 
@@ -270,28 +273,81 @@ mod tests {
     use super::*;
     use crate::{Activation, Decoder, Dense, Encoder};
 
-    #[test]
-    fn streams_reports_counts_and_recovers_from_nan() {
-        let w = [[0.5f32; 4]; 2];
-        let b2 = [0.0f32; 2];
-        let wz = [[0.1f32; 2]; 1];
-        let b1 = [0.0f32; 1];
-        let wd = [[1.0f32; 1]; 2];
-        let wo = [[0.3f32; 2]; 4];
-        let b4 = [0.0f32; 4];
-        let s = [0.0f32; 4];
-        let enc: Encoder<'_, _, 4, 2, 1> = Encoder::new(
-            Dense::new(&w, &b2, Activation::Tanh),
-            Dense::new(&wz, &b1, Activation::Identity),
-            Dense::new(&wz, &b1, Activation::Identity),
+    const W: [[f32; 4]; 2] = [[0.5; 4]; 2];
+    const B2: [f32; 2] = [0.0; 2];
+    const WZ: [[f32; 2]; 1] = [[0.1; 2]; 1];
+    const B1: [f32; 1] = [0.0; 1];
+    const WD: [[f32; 1]; 2] = [[1.0; 1]; 2];
+    const WO: [[f32; 2]; 4] = [[0.3; 2]; 4];
+    const B4: [f32; 4] = [0.0; 4];
+    const S: [f32; 4] = [0.0; 4];
+
+    /// A 4-2-1 model: windows of 2 samples of 2 channels.
+    fn tiny_vae() -> impl WindowModel<4> {
+        let enc: Encoder<'static, _, 4, 2, 1> = Encoder::new(
+            Dense::new(&W, &B2, Activation::Tanh),
+            Dense::new(&WZ, &B1, Activation::Identity),
+            Dense::new(&WZ, &B1, Activation::Identity),
         );
         let dec = Decoder::new(
-            Dense::new(&wd, &b2, Activation::Tanh),
-            Dense::new(&wo, &b4, Activation::Identity),
-            &s,
+            Dense::new(&WD, &B2, Activation::Tanh),
+            Dense::new(&WO, &B4, Activation::Identity),
+            &S,
         )
         .unwrap();
-        let vae = Vae::new(enc, dec);
+        Vae::new(enc, dec)
+    }
+
+    /// Found by a hostile test pass: one sample of `f32::MAX` (a common sentinel) with a
+    /// training std below 1 normalised to `inf`, so the window was reported `NonFinite`
+    /// (invalid, never flagged) although no sample was NaN/Inf (`non_finite_values` 0). A
+    /// finite spike is an anomaly: its windows overflow and are flagged, on every front end.
+    #[test]
+    fn a_finite_spike_of_f32_max_overflows_and_is_flagged_not_invalid() {
+        for (features, spike) in [
+            (Features::Raw, f32::MAX),
+            (Features::Raw, f32::MIN),
+            (Features::Raw, 3.4e38),
+            (Features::Stats, f32::MAX),
+            (Features::Stats, f32::MIN),
+        ] {
+            let norm = Normalizer::new([0.1, -0.2], [0.5, 0.25]).unwrap();
+            let t = Threshold::new(10.0).unwrap();
+            let mut d: Detector<_, 2, 2, 4, 4> = Detector::with_transform(
+                tiny_vae(),
+                norm,
+                1,
+                Transform::new(features),
+                t,
+                ScoreConfig::DETERMINISTIC,
+                0,
+            )
+            .unwrap();
+            let mut reports = heapless::Vec::<Report, 8>::new();
+            for s in [[0.0, 0.0], [spike, 0.0], [0.0, spike], [0.0, 0.0], [0.1, 0.0]] {
+                if let Some(w) = d.push(s) {
+                    reports.push(d.score(w)).unwrap();
+                }
+            }
+            let what = (features, spike);
+            // Windows start at samples 0..4; the spikes at samples 1 and 2 are in windows 0-2.
+            for r in &reports[..3] {
+                assert_eq!(r.outcome, Outcome::Overflow, "{what:?}: {r:?}");
+                assert_eq!((r.decision, r.score), (Decision::Anomalous, Some(f32::INFINITY)), "{what:?}");
+            }
+            assert_eq!(reports[3].decision, Decision::Normal, "{what:?}: {:?}", reports[3]);
+            let c = d.counters();
+            assert_eq!(
+                (c.samples, c.non_finite_values, c.scored, c.invalid, c.anomalous),
+                (5, 0, 4, 0, 3),
+                "{what:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn streams_reports_counts_and_recovers_from_nan() {
+        let vae = tiny_vae();
         let norm = Normalizer::new([0.0, 0.0], [1.0, 1.0]).unwrap();
         let t = Threshold::new(10.0).unwrap();
         let mut d: Detector<_, 2, 2, 4, 4> =

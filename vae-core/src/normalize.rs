@@ -54,7 +54,10 @@ pub fn check(mean: &[f32], std: &[f32]) -> Result<(), Error> {
 }
 
 /// Normalises time-major values (`values[t * C + c]`, C = `mean.len()`) in place. NaN and
-/// infinities stay non-finite, so the scorer still sees them.
+/// infinities stay non-finite, so the scorer still sees them (and reports the window
+/// [`NonFinite`](crate::Outcome::NonFinite)); a finite sample stays finite (see
+/// [`normalize_value`]), so a huge spike is scored, and flagged, rather than taken for a
+/// faulty sensor.
 #[inline]
 pub fn normalize_in_place(values: &mut [f32], mean: &[f32], std: &[f32]) {
     if mean.is_empty() {
@@ -62,8 +65,25 @@ pub fn normalize_in_place(values: &mut [f32], mean: &[f32], std: &[f32]) {
     }
     for chunk in values.chunks_mut(mean.len()) {
         for ((v, m), s) in chunk.iter_mut().zip(mean).zip(std) {
-            *v = (*v - m) / s;
+            *v = normalize_value(*v, *m, *s);
         }
+    }
+}
+
+/// `(v - mean) / std` for one value, saturated at `±f32::MAX` when a finite `v` overflows
+/// (`f32::MAX`, a common sentinel, with a standard deviation below 1): only NaN and
+/// infinite *samples* give non-finite normalised values. The window of such a spike then
+/// scores beyond f32 range, which is [`Outcome::Overflow`](crate::Outcome::Overflow): an
+/// anomaly, not an invalid window.
+#[inline]
+pub fn normalize_value(v: f32, mean: f32, std: f32) -> f32 {
+    let n = (v - mean) / std;
+    // With a finite mean and a finite, positive std, a finite `v` gives a finite or an
+    // infinite `n`, never NaN.
+    if n.is_infinite() && v.is_finite() {
+        f32::MAX.copysign(n)
+    } else {
+        n
     }
 }
 
@@ -83,6 +103,24 @@ mod tests {
         let mut bad = [f32::NAN, f32::INFINITY];
         n.apply(&mut bad);
         assert!(bad[0].is_nan() && bad[1].is_infinite());
+    }
+
+    /// A finite sample stays finite: `f32::MAX` divided by a std below 1 (or minus a
+    /// negative mean) used to become `inf`, and the window was then reported as holding
+    /// NaN/Inf samples instead of being scored (and flagged).
+    #[test]
+    fn a_finite_sample_never_normalises_to_infinity() {
+        let n = Normalizer::new([-1.0, 0.0, 2.0], [0.5, 0.25, 1.0]).unwrap();
+        let mut s = [f32::MAX, f32::MIN, f32::MAX];
+        n.apply(&mut s);
+        assert_eq!(s, [f32::MAX, f32::MIN, f32::MAX]);
+        let mut w = [f32::MAX, -3.0e38, 3.0e38];
+        normalize_in_place(&mut w, &[-1.0e38], &[0.5]);
+        assert_eq!(w, [f32::MAX, f32::MIN, f32::MAX]);
+        // NaN and infinities stay what they are.
+        let mut bad = [f32::NAN, f32::NEG_INFINITY, f32::INFINITY];
+        n.apply(&mut bad);
+        assert!(bad[0].is_nan() && bad[1] == f32::NEG_INFINITY && bad[2] == f32::INFINITY);
     }
 
     #[test]

@@ -2,13 +2,19 @@
 //! and, on a microcontroller, by the firmware's `selftest` binary (in QEMU, as part of the
 //! test command). It covers what differs between targets: the matrix-vector kernel (the
 //! assembly one on a Cortex-M4F) against the portable loops, the PRNG and normal stream
-//! against golden values, the tanh approximation, and a hand-computed score.
+//! against golden values, the tanh approximation, a hand-computed score, the spectrum front
+//! end at every window size the model-file reader accepts (each size has its own FFT code
+//! and reads microfft's sine table at its own stride: a missing table panics here, on the
+//! device, not in the field), and a finite spike that must overflow rather than count as
+//! NaN/Inf.
 
 use crate::activation::Activation;
 use crate::dense::Dense;
 use crate::kernel;
+use crate::normalize::Normalizer;
 use crate::rng::Rng;
 use crate::score::{Outcome, ScoreConfig};
+use crate::transform::{Features, Transform, MAX_SPECTRUM_WINDOW};
 use crate::{Decoder, Encoder, Vae};
 use core::fmt;
 
@@ -47,6 +53,8 @@ pub fn run() -> Result<usize, Failure> {
     n += weighted_squares_match_portable()?;
     n += sqrt_matches_libm()?;
     n += hand_computed_score()?;
+    n += spectrum_every_window()?;
+    n += finite_spike_overflows()?;
     Ok(n)
 }
 
@@ -208,10 +216,151 @@ pub fn hand_computed_score() -> Result<usize, Failure> {
     }
 }
 
+/// The spectrum front end ([`Transform::apply`], microfft underneath) at every window the
+/// reader accepts (powers of two from 4 to [`MAX_SPECTRUM_WINDOW`]), against known answers:
+/// `0.5 + cos(2 pi k1 t / W) + 0.5 sin(2 pi k2 t / W) + 0.125 cos(pi t)` has amplitude
+/// `|F_k| / W` of 1/2 at bin `k1`, 1/4 at `k2`, 1/8 at the Nyquist bin `W/2`, nothing
+/// elsewhere, and a level of 0.5. The bins are chosen so that the larger sizes use twiddles
+/// from the whole table. One case per window size.
+pub fn spectrum_every_window() -> Result<usize, Failure> {
+    const N: usize = MAX_SPECTRUM_WINDOW;
+    let t = Transform::new(Features::Spectrum);
+    let mut x = [0.0f32; N];
+    let mut out = [0.0f32; N / 2 + 1];
+    let mut scratch = [0.0f32; N];
+    let mut cases = 0;
+    let mut w = 1;
+    while w <= N {
+        if t.check(w, 1).is_err() {
+            w *= 2;
+            continue;
+        }
+        let half = w / 2;
+        let k1 = (3 * w / 8).max(1);
+        // W = 4: bin 1 carries the cosine already.
+        let k2 = if k1 == 1 { 0 } else { 1 };
+        let phase = |k: usize, i: usize| core::f32::consts::TAU * ((k * i) % w) as f32 / w as f32;
+        for (i, v) in x.iter_mut().take(w).enumerate() {
+            let nyquist = if i % 2 == 0 { 0.125 } else { -0.125 };
+            let second = if k2 > 0 { 0.5 * libm::sinf(phase(k2, i)) } else { 0.0 };
+            *v = 0.5 + libm::cosf(phase(k1, i)) + second + nyquist;
+        }
+        let case = w;
+        let (xs, os) = match (x.get(..w), out.get_mut(..=half)) {
+            (Some(xs), Some(os)) => (xs, os),
+            _ => return Err(fail("spectrum_every_window.buffers", case, 0.0, 0.0)),
+        };
+        match t.apply(xs, 1, os, &mut scratch) {
+            Ok(None) => {}
+            _ => return Err(fail("spectrum_every_window.apply", case, f32::NAN, 0.0)),
+        }
+        // Row r is bin r + 1; its feature is ln(|F| / W) (the floor is far below).
+        for (r, &got) in os.iter().take(half).enumerate() {
+            let k = r + 1;
+            let want = if k == k1 {
+                Some(0.5f32)
+            } else if k == k2 {
+                Some(0.25)
+            } else if k == half {
+                Some(0.125)
+            } else {
+                None
+            };
+            match want {
+                Some(a) if (got - libm::logf(a)).abs() > 1e-4 => {
+                    return Err(fail("spectrum_every_window.peak", case * 10_000 + k, got, libm::logf(a)));
+                }
+                None if got > -8.0 => {
+                    return Err(fail("spectrum_every_window.leak", case * 10_000 + k, got, -8.0));
+                }
+                _ => {}
+            }
+        }
+        let level = os.get(half).copied().unwrap_or(f32::NAN);
+        if (level - 0.5).abs() > 1e-5 {
+            return Err(fail("spectrum_every_window.level", case, level, 0.5));
+        }
+        cases += 1;
+        w *= 2;
+    }
+    Ok(cases)
+}
+
+/// A finite spike (`f32::MAX`, with a std below 1) normalises to a finite value and its
+/// window's score overflows ([`Outcome::Overflow`], an anomaly), where NaN and infinities
+/// stay non-finite ([`Outcome::NonFinite`], an invalid window).
+pub fn finite_spike_overflows() -> Result<usize, Failure> {
+    let norm = match Normalizer::new([0.5, -0.5], [0.25, 0.5]) {
+        Ok(n) => n,
+        Err(_) => return Err(fail("finite_spike_overflows.normalizer", 0, f32::NAN, 0.0)),
+    };
+    let mut spike = [f32::MAX, f32::MIN];
+    norm.apply(&mut spike);
+    if spike != [f32::MAX, f32::MIN] {
+        return Err(fail("finite_spike_overflows.normalize", 0, spike[0], f32::MAX));
+    }
+    let mut bad = [f32::NAN, f32::INFINITY];
+    norm.apply(&mut bad);
+    if !(bad[0].is_nan() && bad[1] == f32::INFINITY) {
+        return Err(fail("finite_spike_overflows.normalize", 1, bad[1], f32::INFINITY));
+    }
+    let w1 = [[0.5, -1.0], [0.25, 0.75]];
+    let b1 = [0.1, -0.2];
+    let w_mu = [[1.0, -0.5]];
+    let b_mu = [0.05];
+    let w_lv = [[0.2, 0.4]];
+    let b_lv = [-1.0];
+    let wd = [[2.0], [-1.0]];
+    let bd = [0.5, 0.25];
+    let wo = [[1.0, 0.5], [-0.3, 0.8]];
+    let bo = [0.0, 0.1];
+    let s = [-0.5, 0.3];
+    let enc: Encoder<'_, _, 2, 2, 1> = Encoder::new(
+        Dense::new(&w1, &b1, Activation::Tanh),
+        Dense::new(&w_mu, &b_mu, Activation::Identity),
+        Dense::new(&w_lv, &b_lv, Activation::Identity),
+    );
+    let dec = match Decoder::new(
+        Dense::new(&wd, &bd, Activation::Relu),
+        Dense::new(&wo, &bo, Activation::Identity),
+        &s,
+    ) {
+        Ok(d) => d,
+        Err(_) => return Err(fail("finite_spike_overflows.decoder", 0, f32::NAN, 0.0)),
+    };
+    let vae = Vae::new(enc, dec);
+    let cases: [([f32; 2], bool); 4] = [
+        ([f32::MAX, 0.0], true),
+        ([0.0, f32::MIN], true),
+        ([f32::MAX, f32::MIN], true),
+        ([f32::NAN, 0.0], false),
+    ];
+    for (case, &(x, finite)) in cases.iter().enumerate() {
+        let outcome = vae.score::<2>(&x, ScoreConfig::DETERMINISTIC, &mut Rng::new(0));
+        let ok = match outcome {
+            Outcome::Overflow => finite,
+            Outcome::NonFinite { count: 1, first: 0 } => !finite,
+            _ => false,
+        };
+        if !ok {
+            return Err(fail(
+                "finite_spike_overflows.score",
+                case + 2,
+                outcome.score().unwrap_or(f32::NAN),
+                f32::INFINITY,
+            ));
+        }
+    }
+    Ok(2 + cases.len())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn passes_on_the_host() {
-        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 9 + 1));
+        // The spectrum check runs every window size the reader accepts: 4, 8, ..., 1024.
+        assert_eq!(super::spectrum_every_window(), Ok(9));
+        assert_eq!(super::finite_spike_overflows(), Ok(6));
+        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 9 + 1 + 9 + 6));
     }
 }

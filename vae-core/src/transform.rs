@@ -516,6 +516,54 @@ mod tests {
         assert!((spec / w as f32 - energy).abs() < 1e-3 * energy, "{spec} {energy}");
     }
 
+    /// Every window the reader accepts for the spectrum front end (a power of two from 4 to
+    /// [`MAX_SPECTRUM_WINDOW`]) runs, and gives the features of a naive DFT (f64). Found by a
+    /// hostile test pass: microfft's `rfft_1024` needs the sine table of its `size-1024`
+    /// feature, and with only `size-512` enabled a 1024-sample window panicked (index out of
+    /// bounds) in `vae-train fit`/`score` and on the device.
+    #[test]
+    fn spectrum_of_every_accepted_window_matches_a_naive_dft() {
+        let mut rng = crate::Rng::new(5);
+        let mut sizes = Vec::new();
+        for w in 1..=2 * MAX_SPECTRUM_WINDOW {
+            let t = Transform::new(Features::Spectrum);
+            if t.check(w, 1).is_err() {
+                continue;
+            }
+            sizes.push(w);
+            // Noise, a tone on a bin, a tone between bins and a level: every bin has power.
+            let mut x: Vec<f32> = std::vec![0.0; w];
+            rng.fill_normal(&mut x);
+            for (i, v) in x.iter_mut().enumerate() {
+                let p = core::f64::consts::TAU * i as f64 / w as f64;
+                *v += (3.0 * (p * (w / 4) as f64).cos() + 1.5 * (p * 1.5).sin() + 0.7) as f32;
+            }
+            let (f, r) = apply(t, &x, 1);
+            assert_eq!((r, f.len()), (None, w / 2 + 1), "W = {w}");
+            let energy: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+            for k in 1..=w / 2 {
+                let (mut re, mut im) = (0.0f64, 0.0f64);
+                for (i, &v) in x.iter().enumerate() {
+                    // The phase reduced exactly (k i mod W) before the f64 trigonometry.
+                    let p = core::f64::consts::TAU * ((k * i) % w) as f64 / w as f64;
+                    re += f64::from(v) * p.cos();
+                    im -= f64::from(v) * p.sin();
+                }
+                // |F_k| / W from the feature against the DFT's, to f32 FFT accuracy
+                // (relative to the window's RMS amplitude, log2 W roundings deep).
+                let got = (2.0 * f64::from(f[k - 1])).exp() - f64::from(SPECTRUM_FLOOR);
+                let got = got.max(0.0).sqrt();
+                let want = (re * re + im * im).sqrt() / w as f64;
+                let tol = 1e-6 * (w as f64).log2() * (energy / w as f64).sqrt();
+                assert!((got - want).abs() <= tol, "W = {w}, bin {k}: {got} vs {want} (tol {tol})");
+            }
+            let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / w as f64;
+            assert!((f64::from(f[w / 2]) - mean).abs() < 1e-5, "W = {w}: level {}", f[w / 2]);
+        }
+        assert_eq!(sizes, [4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+        assert_eq!(sizes.last(), Some(&MAX_SPECTRUM_WINDOW));
+    }
+
     #[test]
     fn non_finite_windows_and_overflow() {
         let x = [1.0, f32::NAN, 2.0, f32::INFINITY];

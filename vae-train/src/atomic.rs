@@ -1,8 +1,12 @@
 //! Atomic file output: write to a temporary file beside the target, flush it to disk, then
 //! rename it over the target. A reader (or a crash) sees the old file or the new one, never
 //! a half-written one.
+//!
+//! Atomic replacement is for regular files. A symlink is followed, so its target is replaced
+//! and the link stays a link; a device node or FIFO (`/dev/null`, `/dev/stdout`, a named
+//! pipe) is written in place: renaming a regular file over `/dev/null` would destroy it.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,9 +15,39 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_with(path, |f| f.write_all(bytes))
 }
 
-/// Writes through `fill` into a temporary file, then renames it to `path`. On error the
-/// temporary file is removed and `path` is untouched.
+/// Writes through `fill` into a temporary file, then renames it to `path` (to the final
+/// target of a symlink). On error the temporary file is removed and `path` is untouched.
+/// A special file is written in place instead (see the module documentation).
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory, expected a file"))
+        }
+        Ok(m) if !m.is_file() => {
+            let mut f = OpenOptions::new().write(true).open(path)?;
+            fill(&mut f)?;
+            f.flush()
+        }
+        _ => replace(&resolve_links(path), fill),
+    }
+}
+
+/// The path a chain of symlinks ends at (`path` itself when it is not a link); a dangling
+/// link resolves to the file it names, so the write creates it.
+pub fn resolve_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    // As the kernel does, give up after 40 links (a loop): the write then fails on `p`.
+    for _ in 0..40 {
+        match fs::read_link(&p) {
+            Ok(target) if target.is_absolute() => p = target,
+            Ok(target) => p = p.parent().map_or(target.clone(), |d| d.join(&target)),
+            Err(_) => break,
+        }
+    }
+    p
+}
+
+fn replace(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;
@@ -55,6 +89,34 @@ mod tests {
         write(&p, b"new").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn symlink_target_is_replaced_and_the_link_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.csv");
+        fs::write(&target, "old").unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink("real.csv", &link).unwrap();
+        write(&link, b"new").unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn fifo_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let ok = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(ok.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        write(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
     }
 
     #[test]

@@ -6,13 +6,15 @@ use crate::data::{self, LoadOptions, NanPolicy, RowRange, Windows};
 use crate::error::Error;
 use crate::model::{ModelMeta, OwnedModel};
 use crate::scoring::{self, ScoredWindow};
-use crate::{atomic, export, synth, train};
+use crate::{atomic, export, output, synth, train};
 use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use vae_core::model_file::Calibration;
 use vae_core::{Activation, Decision, Outcome, ScoreConfig, ScoreKind, Threshold};
+
+mod limits;
 
 /// Train a VAE anomaly detector on sensor recordings and ship it to a microcontroller.
 #[derive(Parser, Debug)]
@@ -76,8 +78,8 @@ pub struct ReadArgs {
     #[arg(long)]
     pub sep: Option<char>,
     /// Rows of every file: indices (100:500, 400:) or fractions (0:0.7).
-    #[arg(long)]
-    pub rows: Option<String>,
+    #[arg(long, value_parser = limits::rows)]
+    pub rows: Option<RowRange>,
     /// Drop rows holding NaN/Inf/empty cells (otherwise fit refuses the file; score and eval
     /// keep them and do not score their windows).
     #[arg(long)]
@@ -97,7 +99,7 @@ impl ReadArgs {
             Some(c) => return Err(Error::Usage(format!("--sep must be one ASCII character, found {c:?}"))),
             None => None,
         };
-        let rows = self.rows.as_deref().map(RowRange::parse).transpose()?;
+        let rows = self.rows;
         let nan = if self.drop_nan { NanPolicy::DropRows } else { nan };
         let columns = self.columns.clone().or(columns);
         Ok(LoadOptions { columns, sep, rows, nan, min_rows, ..Default::default() })
@@ -121,30 +123,31 @@ pub struct FitArgs {
     /// Input recordings.
     #[command(flatten)]
     pub input: DataArgs,
-    /// Window length in samples.
-    #[arg(long, default_value_t = 32)]
+    /// Window length in samples (1 to 65535).
+    #[arg(long, default_value_t = 32, value_parser = limits::window)]
     pub window: usize,
-    /// Samples between window starts.
-    #[arg(long, default_value_t = 4)]
+    /// Samples between window starts (1 to 65535).
+    #[arg(long, default_value_t = 4, value_parser = limits::window)]
     pub hop: usize,
-    /// Encoder hidden widths, input side first (the decoder mirrors them); 1 to 3 layers.
-    #[arg(long, value_delimiter = ',', default_value = "32")]
+    /// Encoder hidden widths, input side first (the decoder mirrors them); 1 to 3 layers of
+    /// 1 to 4096.
+    #[arg(long, value_delimiter = ',', default_value = "32", value_parser = limits::width)]
     pub hidden: Vec<usize>,
-    /// Latent width.
-    #[arg(long, default_value_t = 8)]
+    /// Latent width (1 to 4096).
+    #[arg(long, default_value_t = 8, value_parser = limits::width)]
     pub latent: usize,
     /// Hidden activation: tanh, relu or sigmoid.
     #[arg(long, default_value = "tanh")]
     pub activation: String,
     /// Maximum epochs. Early stopping (--patience) normally ends training first; the cap
     /// only bounds a run whose validation loss keeps falling.
-    #[arg(long, default_value_t = train::DEFAULT_EPOCHS)]
+    #[arg(long, default_value_t = train::DEFAULT_EPOCHS, value_parser = limits::positive)]
     pub epochs: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = limits::positive)]
     pub batch: usize,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam learning rate (a positive finite number).
+    #[arg(long, default_value_t = 1e-3, value_parser = limits::learning_rate)]
     pub lr: f64,
     /// Seed of initialisation, shuffling and noise (same seed, same model bytes).
     #[arg(long, default_value_t = 0)]
@@ -155,28 +158,30 @@ pub struct FitArgs {
     /// Stop after this many epochs without a better validation ELBO (0: never).
     #[arg(long, default_value_t = train::DEFAULT_PATIENCE)]
     pub patience: usize,
-    /// Share of each recording's rows, at its end, held out for validation and calibration.
-    #[arg(long, default_value_t = 0.2)]
+    /// Share of each recording's rows, at its end, held out for validation and calibration
+    /// (0 to 0.9).
+    #[arg(long, default_value_t = 0.2, value_parser = limits::val_fraction)]
     pub val_fraction: f64,
     /// Score the model is calibrated for: deterministic, elbo, iwae or recon-prob.
     #[arg(long, default_value = "deterministic")]
     pub score: String,
-    /// Latent samples K for sampled scores.
-    #[arg(long, default_value_t = 8)]
-    pub samples: u16,
-    /// Quantile of validation scores taken as the threshold.
-    #[arg(long, default_value_t = 0.995)]
+    /// Latent samples K for sampled scores (default 8; the deterministic score takes none).
+    #[arg(long, value_parser = limits::samples)]
+    pub samples: Option<u16>,
+    /// Quantile of validation scores taken as the threshold (0.5 to 1).
+    #[arg(long, default_value_t = 0.995, value_parser = limits::quantile)]
     pub quantile: f32,
     /// Input front end, run identically on the device and recorded in the model file: raw,
     /// diff, demean, stats or spectrum (see `vae_core::transform`).
-    #[arg(long, default_value = "raw")]
+    #[arg(long, default_value = "raw", value_parser = limits::transform)]
     pub transform: String,
     /// Channels whose level wanders in normal operation (their level feature becomes its
     /// change across the window): none, auto (decided on the training rows), or names.
     #[arg(long, default_value = "none")]
     pub wandering: String,
-    /// Decide on the mean score of this many consecutive windows (1: each window alone).
-    #[arg(long, default_value_t = 1)]
+    /// Decide on the mean score of this many consecutive windows (1: each window alone, at
+    /// most 64).
+    #[arg(long, default_value_t = 1, value_parser = limits::smoothing)]
     pub smooth: u16,
     /// Windows the threshold quantile is taken over: validation; all (training and
     /// validation); or auto: validation when it has at least 1 / (1 - quantile) windows
@@ -190,19 +195,19 @@ pub struct FitArgs {
     /// windows, else cantelli.
     #[arg(long, default_value = "quantile")]
     pub threshold_rule: String,
-    /// Model name stored in the file (default: the output file's stem).
-    #[arg(long)]
+    /// Model name stored in the file (default: the output file's stem; at most 255 bytes).
+    #[arg(long, value_parser = limits::name)]
     pub name: Option<String>,
     /// Output model file. An existing file is kept unless --force (or --resume).
     #[arg(long)]
     pub out: PathBuf,
-    /// Overwrite an existing output file.
+    /// Overwrite an existing output file, log, and an interrupted run's checkpoint.
     #[arg(long)]
     pub force: bool,
     /// Continue an interrupted run from OUT.ckpt and OUT.ckpt.state.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "force")]
     pub resume: bool,
-    /// Per-epoch CSV log (default: OUT.log.csv).
+    /// Per-epoch CSV log (default: OUT.log.csv); an existing file is kept unless --force.
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// No progress bar.
@@ -227,7 +232,7 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub kind: Option<String>,
     /// Latent samples K (default: the model's).
-    #[arg(long)]
+    #[arg(long, value_parser = limits::samples)]
     pub samples: Option<u16>,
     /// Output CSV (default: standard output).
     #[arg(long)]
@@ -266,14 +271,14 @@ pub struct EvalArgs {
     #[arg(long)]
     pub kind: Option<String>,
     /// Latent samples K (default: the model's).
-    #[arg(long)]
+    #[arg(long, value_parser = limits::samples)]
     pub samples: Option<u16>,
     /// The model's training recordings, for the PCA reference.
     #[arg(long, num_args = 1..)]
     pub train: Vec<PathBuf>,
     /// Rows of the --train files (e.g. :400, 0:0.7).
-    #[arg(long, requires = "train")]
-    pub train_rows: Option<String>,
+    #[arg(long, requires = "train", value_parser = limits::rows)]
+    pub train_rows: Option<RowRange>,
     /// Print one JSON object (keys roc_auc, pr_auc, best_f1, f1, precision, recall, windows,
     /// anomalous_windows, ...; references under baselines).
     #[arg(long)]
@@ -281,6 +286,9 @@ pub struct EvalArgs {
     /// Write report.md, PNG plots and windows.csv into this directory.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Overwrite the files of an existing report in --report.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl EvalArgs {
@@ -317,15 +325,18 @@ pub struct SynthArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Rows of the normal recording.
-    #[arg(long, default_value_t = 12_000)]
+    /// Rows of the normal recording (1 to 10,000,000).
+    #[arg(long, default_value_t = 12_000, value_parser = limits::synth_rows)]
     pub train_rows: usize,
-    /// Rows of the test recording (with faults).
-    #[arg(long, default_value_t = 6_000)]
+    /// Rows of the test recording (with faults; 60 to 10,000,000).
+    #[arg(long, default_value_t = 6_000, value_parser = limits::synth_rows)]
     pub test_rows: usize,
-    /// Sampling rate in Hz.
-    #[arg(long, default_value_t = 100.0)]
+    /// Sampling rate in Hz (a positive finite number).
+    #[arg(long, default_value_t = 100.0, value_parser = limits::rate)]
     pub rate: f32,
+    /// Overwrite existing train.csv, test.csv and faults.csv in --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs a parsed command line.
@@ -336,67 +347,73 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Eval(a) => crate::eval::run(&a),
         Command::Inspect { model } => inspect(&model),
         Command::Export { model, safetensors, force } => {
+            output::check(&safetensors, force, &[&model])?;
             let m = OwnedModel::load(&model)?;
-            refuse_clobber(&safetensors, force)?;
             let bytes = export::to_safetensors(&m)?;
             atomic::write(&safetensors, &bytes).map_err(|e| Error::io(&safetensors, e))?;
-            println!(
+            output::println(&format!(
                 "wrote {} ({} bytes, {} tensors)",
                 safetensors.display(),
                 bytes.len(),
                 2 * m.net.layers().count() + 3
-            );
-            Ok(())
+            ))
         }
         Command::Import { safetensors, out, force } => {
-            let bytes = std::fs::read(&safetensors).map_err(|e| Error::io(&safetensors, e))?;
+            output::check(&out, force, &[&safetensors])?;
+            let bytes = output::read_bounded(&safetensors, output::MAX_MODEL_FILE, "safetensors file")?;
             let m = export::from_safetensors(&bytes, &safetensors.display().to_string())?;
-            refuse_clobber(&out, force)?;
             m.save(&out)?;
-            println!("wrote {}", out.display());
+            output::println(&format!("wrote {}", out.display()))?;
             inspect(&out)
         }
-        Command::Synth(a) => {
-            let cfg = synth::SynthConfig {
-                seed: a.seed,
-                train_rows: a.train_rows,
-                test_rows: a.test_rows,
-                rate_hz: a.rate,
-                ..Default::default()
-            };
-            if a.train_rows == 0 || a.test_rows < 60 || a.rate.is_nan() || a.rate <= 0.0 {
-                return Err(Error::Usage(
-                    "synth needs --train-rows > 0, --test-rows >= 60 and --rate > 0".into(),
-                ));
-            }
-            let s = synth::generate(&cfg);
-            synth::write(&a.out, &cfg, &s)?;
-            println!(
-                "wrote {}/{{train.csv, test.csv, faults.csv}}: {} + {} rows at {} Hz",
-                a.out.display(),
-                a.train_rows,
-                a.test_rows,
-                a.rate
-            );
-            for f in &s.faults {
-                println!(
-                    "  fault {:<17} on {:<12} rows {}..{}",
-                    f.kind.name(),
-                    f.kind.channel(),
-                    f.start,
-                    f.end
-                );
-            }
-            Ok(())
-        }
+        Command::Synth(a) => synth(&a),
     }
 }
 
-fn refuse_clobber(path: &Path, force: bool) -> Result<(), Error> {
-    if path.exists() && !force {
-        return Err(Error::Usage(format!("{} exists; pass --force to overwrite it", path.display())));
+fn synth(a: &SynthArgs) -> Result<(), Error> {
+    if a.test_rows < limits::MIN_SYNTH_TEST_ROWS {
+        return Err(Error::Usage(format!(
+            "--test-rows must be at least {} (room for the five faults), found {}",
+            limits::MIN_SYNTH_TEST_ROWS,
+            a.test_rows
+        )));
     }
-    Ok(())
+    match output::Existing::at(&a.out) {
+        output::Existing::Nothing | output::Existing::Directory => {}
+        _ => return Err(Error::Output(format!("{}: is a file, expected a directory", a.out.display()))),
+    }
+    if a.out.is_dir() {
+        for name in synth::FILES {
+            output::check(&a.out.join(name), a.force, &[])?;
+        }
+    }
+    let cfg = synth::SynthConfig {
+        seed: a.seed,
+        train_rows: a.train_rows,
+        test_rows: a.test_rows,
+        rate_hz: a.rate,
+        ..Default::default()
+    };
+    let s = synth::generate(&cfg);
+    synth::write(&a.out, &cfg, &s)?;
+    let mut text = format!(
+        "wrote {}/{{train.csv, test.csv, faults.csv}}: {} + {} rows at {} Hz\n",
+        a.out.display(),
+        a.train_rows,
+        a.test_rows,
+        a.rate
+    );
+    for f in &s.faults {
+        let _ = writeln!(
+            text,
+            "  fault {:<17} on {:<12} rows {}..{}",
+            f.kind.name(),
+            f.kind.channel(),
+            f.start,
+            f.end
+        );
+    }
+    output::print(&text)
 }
 
 /// The score `--kind` and `--samples` ask for, each defaulting to the model's `own`.
@@ -409,7 +426,28 @@ pub(crate) fn score_config(
         return Ok(own);
     }
     let kind = kind.map(parse_kind).transpose()?.unwrap_or(own.kind());
+    check_samples(kind, samples)?;
     Ok(ScoreConfig::new(kind, samples.unwrap_or(own.samples()))?)
+}
+
+/// The score options `score` and `eval` can check before reading any file.
+pub(crate) fn check_options(kind: Option<&str>, samples: Option<u16>) -> Result<(), Error> {
+    match kind {
+        Some(k) => check_samples(parse_kind(k)?, samples),
+        None => Ok(()),
+    }
+}
+
+/// Refuses `--samples` with a score that draws none (it would be silently ignored).
+fn check_samples(kind: ScoreKind, samples: Option<u16>) -> Result<(), Error> {
+    match samples {
+        Some(k) if !kind.is_sampled() && k != 1 => Err(Error::Usage(format!(
+            "--samples {k} with the {} score, which draws no samples (it scores at z = mu): \
+             drop --samples or choose elbo, iwae or recon-prob",
+            kind.name()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn parse_kind(s: &str) -> Result<ScoreKind, Error> {
@@ -418,16 +456,9 @@ fn parse_kind(s: &str) -> Result<ScoreKind, Error> {
     })
 }
 
-fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
 fn fit(a: &FitArgs) -> Result<(), Error> {
     let fitted = fit_model(a)?;
-    println!("{}", fitted.summary);
-    Ok(())
+    output::println(&fitted.summary)
 }
 
 /// A model `fit` wrote, with the line it prints.
@@ -442,20 +473,13 @@ pub struct Fitted {
 /// `fit` without the summary line on standard output (notes still go to standard error):
 /// trains, calibrates, writes `--out` and returns the model.
 pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
-    if !a.resume {
-        refuse_clobber(&a.out, a.force)?;
-    }
-    if a.window == 0 || a.hop == 0 {
-        return Err(Error::Usage("--window and --hop must be at least 1".into()));
-    }
-    if !(0.0..=1.0).contains(&a.quantile) {
-        return Err(Error::Usage(format!("--quantile must lie in [0, 1], found {}", a.quantile)));
-    }
     let activation =
         Activation::from_name(&a.activation).filter(|a| *a != Activation::Identity).ok_or_else(|| {
             Error::Usage(format!("unknown --activation `{}`: use tanh, relu or sigmoid", a.activation))
         })?;
-    let score = ScoreConfig::new(parse_kind(&a.score)?, a.samples)?;
+    let kind = parse_kind(&a.score)?;
+    check_samples(kind, a.samples)?;
+    let score = ScoreConfig::new(kind, a.samples.unwrap_or(8))?;
     let rule = scoring::ThresholdRule::from_name(&a.threshold_rule).ok_or_else(|| {
         Error::Usage(format!(
             "unknown --threshold-rule `{}`: use quantile, cantelli or auto",
@@ -465,8 +489,21 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     if rule != scoring::ThresholdRule::Quantile && a.quantile >= 1.0 {
         return Err(Error::Usage("--threshold-rule cantelli and auto need --quantile below 1".into()));
     }
+    if !["validation", "all", "auto"].contains(&a.calibrate.as_str()) {
+        return Err(Error::Usage(format!(
+            "unknown --calibrate `{}`: use validation, all or auto",
+            a.calibrate
+        )));
+    }
+    if a.device != "cpu" && a.device != "cuda" {
+        return Err(Error::Usage(format!("unknown --device `{}`: use cpu or cuda", a.device)));
+    }
+    let outputs = FitOutputs::prepare(a)?;
 
     let recs = data::load(&a.input.data, &a.input.read.options(None, a.window, NanPolicy::Refuse)?)?;
+    if let Some(note) = recs.first().and_then(data::Recording::column_note) {
+        eprintln!("note: {note}");
+    }
     for r in &recs {
         if !r.dropped_rows.is_empty() {
             eprintln!(
@@ -494,6 +531,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     }
     let tw = data::windows_of(&train_recs, a.window, a.hop)?;
     let vw = if val_recs.is_empty() { None } else { Some(data::windows_of(&val_recs, a.window, a.hop)?) };
+    check_window_counts(a, tw.len(), vw.as_ref().map_or(0, Windows::len))?;
     let (transform, wandering) = crate::frontend::transform_from_options(
         &a.transform,
         &a.wandering,
@@ -526,6 +564,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         score,
         transform,
     };
+    check_model_fits(&meta, x, a, activation)?;
     eprintln!(
         "training on {} windows ({} validation) of {} x {} samples, transform {} = {} inputs; hidden {:?}, latent {}",
         tw.len(),
@@ -547,8 +586,8 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         seed: a.seed,
         kl_warmup: a.kl_warmup,
         patience: (a.patience > 0).then_some(a.patience),
-        checkpoint: Some(with_suffix(&a.out, ".ckpt")),
-        log: Some(a.log.clone().unwrap_or_else(|| with_suffix(&a.out, ".log.csv"))),
+        checkpoint: Some(outputs.checkpoint.clone()),
+        log: Some(outputs.log.clone()),
         resume: a.resume,
         progress: !a.quiet,
     };
@@ -562,7 +601,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         }
         eprintln!("\ninterrupted: stopping after this batch (Ctrl-C again to quit now)");
     });
-    let outcome = match a.device.as_str() {
+    let trained = match a.device.as_str() {
         "cpu" => train::train_with(
             &dfdx::tensor::Cpu::seed_from_u64(a.seed),
             &train_x,
@@ -571,12 +610,12 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
             &meta,
             &cfg,
             Some(&STOP),
-        )?,
+        ),
         #[cfg(feature = "cuda")]
         "cuda" => {
             let dev = dfdx::tensor::Cuda::try_build(0, a.seed)
                 .map_err(|e| Error::Usage(format!("cannot open CUDA device 0: {e:?}")))?;
-            train::train_with(&dev, &train_x, val, x, &meta, &cfg, Some(&STOP))?
+            train::train_with(&dev, &train_x, val, x, &meta, &cfg, Some(&STOP))
         }
         #[cfg(not(feature = "cuda"))]
         "cuda" => {
@@ -586,6 +625,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         }
         d => return Err(Error::Usage(format!("unknown --device `{d}`: use cpu or cuda"))),
     };
+    let outcome = trained.inspect_err(|_| outputs.discard_empty_log())?;
     if outcome.still_improving() {
         eprintln!(
             "note: the {} loss was still falling at the last epoch ({}): more --epochs would train further",
@@ -606,12 +646,9 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     // validation windows must count as enough for it.
     let enough = n_val as f64 >= (1.0 / (1.0 - f64::from(a.quantile)).max(1e-9) - 1e-3).ceil();
     let use_all = match a.calibrate.as_str() {
-        "validation" => false,
         "all" => true,
         "auto" => !enough,
-        other => {
-            return Err(Error::Usage(format!("unknown --calibrate `{other}`: use validation, all or auto")))
-        }
+        _ => false,
     };
     let (scored, on) = match &vw {
         Some(w) if !w.is_empty() && !use_all => (scoring::score_windows(&model, w, score)?, "validation"),
@@ -636,11 +673,7 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
         model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
     }
     model.save(&a.out)?;
-    // The run is complete: its checkpoint and resume state have served their purpose.
-    if let Some(ckpt) = &cfg.checkpoint {
-        let _ = std::fs::remove_file(train::state_path(ckpt));
-        let _ = std::fs::remove_file(ckpt);
-    }
+    outputs.finish();
     let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
     let summary = format!(
         "wrote {} ({} bytes): best epoch {} of {}{}, {} loss {:.3} nats/window; threshold {:.3} {} of {} {} scores",
@@ -666,17 +699,154 @@ pub fn fit_model(a: &FitArgs) -> Result<Fitted, Error> {
     Ok(Fitted { model, summary })
 }
 
-fn score(a: &ScoreArgs) -> Result<(), Error> {
-    let model = OwnedModel::load(&a.model)?;
-    if let Some(out) = &a.out {
-        refuse_clobber(out, a.force)?;
+/// The files a `fit` run writes (model, checkpoint and its resume state, log), checked
+/// before any data is read and locked for the whole run (see [`crate::output`]).
+struct FitOutputs {
+    out: PathBuf,
+    checkpoint: PathBuf,
+    state: PathBuf,
+    log: PathBuf,
+    _lock: output::RunLock,
+}
+
+impl FitOutputs {
+    fn prepare(a: &FitArgs) -> Result<Self, Error> {
+        let out = a.out.clone();
+        if output::Existing::at(&out) == output::Existing::Special {
+            return Err(Error::Output(format!(
+                "{}: --out must be a regular file path (its checkpoint and log are written beside it)",
+                out.display()
+            )));
+        }
+        let checkpoint = output::with_suffix(&out, ".ckpt");
+        let state = train::state_path(&checkpoint);
+        let log = a.log.clone().unwrap_or_else(|| output::with_suffix(&out, ".log.csv"));
+        let inputs: Vec<&Path> = a.input.data.iter().map(PathBuf::as_path).collect();
+        // Names first, so the lock file is not made for a path that cannot be written.
+        for p in [&out, &checkpoint, &state] {
+            output::check_name(p)?;
+        }
+        output::check(&out, true, &inputs)?;
+        let lock = output::RunLock::take(&out)?;
+        // Resuming continues the run's own files; a fresh run replaces them only with --force.
+        let force = a.force || a.resume;
+        for p in [&checkpoint, &state] {
+            output::check(p, true, &inputs)?;
+        }
+        if !force && (checkpoint.exists() || state.exists()) {
+            return Err(Error::Output(format!(
+                "{} holds an interrupted run of this --out: continue it with --resume, \
+                 or pass --force to start afresh (it is deleted)",
+                if state.exists() { &state } else { &checkpoint }.display()
+            )));
+        }
+        output::check(&out, force, &inputs)?;
+        output::check(&log, force, &inputs)?;
+        if !a.resume {
+            for p in [&checkpoint, &state] {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        Ok(Self { out, checkpoint, state, log, _lock: lock })
     }
+
+    /// After a failed run: a log holding only its header (the run failed in its first
+    /// epoch) says nothing, so it goes.
+    fn discard_empty_log(&self) {
+        let only_header =
+            std::fs::read_to_string(&self.log).is_ok_and(|t| t.trim_end() == train::LOG_HEADER.trim_end());
+        if only_header && output::Existing::at(&self.log) == output::Existing::File {
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+
+    /// The run is complete: its checkpoint and resume state have served their purpose.
+    fn finish(&self) {
+        debug_assert!(self.out.exists());
+        let _ = std::fs::remove_file(&self.state);
+        let _ = std::fs::remove_file(&self.checkpoint);
+    }
+}
+
+/// Refuses a split that leaves too few windows to train on or to calibrate with.
+fn check_window_counts(a: &FitArgs, train: usize, val: usize) -> Result<(), Error> {
+    if train < MIN_TRAIN_WINDOWS {
+        return Err(Error::Input(format!(
+            "only {train} training window(s) of {} samples with hop {} (at least {MIN_TRAIN_WINDOWS} are needed): \
+             give more rows, a shorter --window or --hop, or a smaller --val-fraction ({})",
+            a.window, a.hop, a.val_fraction
+        )));
+    }
+    if a.val_fraction > 0.0 && val == 1 {
+        return Err(Error::Input(format!(
+            "only 1 validation window of {} samples with hop {}: a threshold needs more; \
+             give more rows, a shorter --hop, a larger --val-fraction, or --val-fraction 0",
+            a.window, a.hop
+        )));
+    }
+    Ok(())
+}
+
+/// Fewest training windows `fit` trains on.
+pub const MIN_TRAIN_WINDOWS: usize = 2;
+
+/// Writes the model file of a zero network of the run's shape, so what the file format
+/// cannot hold (too wide an input, names too long for its header) is refused before
+/// training rather than at the first checkpoint.
+fn check_model_fits(meta: &ModelMeta, x: usize, a: &FitArgs, act: Activation) -> Result<(), Error> {
+    let zero = |inputs: usize, outputs: usize, activation: Activation| crate::model::Layer {
+        inputs,
+        outputs,
+        activation,
+        weight: vec![0.0; inputs * outputs],
+        bias: vec![0.0; outputs],
+    };
+    let mut widths = vec![x];
+    widths.extend(&a.hidden);
+    let params: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum::<usize>() * 2
+        + (widths[widths.len() - 1] + 1) * a.latent * 3;
+    if params > MAX_PARAMETERS {
+        return Err(Error::Usage(format!(
+            "a model of {x} inputs, hidden {:?} and latent {} has about {params} parameters; at most {MAX_PARAMETERS}",
+            a.hidden, a.latent
+        )));
+    }
+    let encoder: Vec<_> = widths.windows(2).map(|w| zero(w[0], w[1], act)).collect();
+    let last = widths[widths.len() - 1];
+    let mut back = vec![a.latent];
+    back.extend(a.hidden.iter().rev());
+    let decoder: Vec<_> = back.windows(2).map(|w| zero(w[0], w[1], act)).collect();
+    let net = crate::model::Network {
+        encoder,
+        mu: zero(last, a.latent, Activation::Identity),
+        log_var: zero(last, a.latent, Activation::Identity),
+        decoder,
+        mean: zero(a.hidden[0], x, Activation::Identity),
+        decoder_log_var: vec![0.0; x],
+    };
+    OwnedModel { meta: meta.clone(), net, thresholds: Vec::new() }
+        .to_bytes()
+        .map(|_| ())
+        .map_err(|e| Error::Input(format!("this model cannot be written as a model file: {e}")))
+}
+
+/// Most parameters `fit` trains (16 Mi: 64 MiB of f32).
+pub const MAX_PARAMETERS: usize = 16 << 20;
+
+fn score(a: &ScoreArgs) -> Result<(), Error> {
+    check_options(a.kind.as_deref(), a.samples)?;
+    if let Some(out) = &a.out {
+        let mut inputs: Vec<&Path> = a.input.data.iter().map(PathBuf::as_path).collect();
+        inputs.push(&a.model);
+        output::check(out, a.force, &inputs)?;
+    }
+    let model = OwnedModel::load(&a.model)?;
     let config = score_config(model.meta.score, a.kind.as_deref(), a.samples)?;
     let opts = a.input.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
     let mut recs = data::load(&a.input.data, &opts)?;
     if let Some(r) = recs.first() {
         if r.channels != model.meta.channels {
-            return Err(Error::Usage(format!(
+            return Err(Error::Input(format!(
                 "{}: columns {:?} do not match the model's channels {:?}",
                 r.path.display(),
                 r.channels,
@@ -697,7 +867,7 @@ fn score(a: &ScoreArgs) -> Result<(), Error> {
                 .filter(|s| threshold.is_some_and(|t| s.decide(&t) == Decision::Anomalous))
                 .count();
             let invalid = scored.iter().filter(|s| matches!(s.outcome, Outcome::NonFinite { .. })).count();
-            println!(
+            output::println(&format!(
                 "wrote {}: {} windows, {} anomalous, {} invalid (NaN/Inf); score {} K={}",
                 out.display(),
                 scored.len(),
@@ -705,11 +875,10 @@ fn score(a: &ScoreArgs) -> Result<(), Error> {
                 invalid,
                 config.kind().name(),
                 config.samples()
-            );
+            ))
         }
-        None => print!("{text}"),
+        None => output::print(&text),
     }
-    Ok(())
 }
 
 /// One CSV row per window: where it is, its score and decision, and its per-channel split.
@@ -770,7 +939,7 @@ fn scores_csv(
 
 /// `inspect`: the header, layer by layer, the cost on the device, and the checksum verdict.
 pub fn inspect(path: &Path) -> Result<(), Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = output::read_bounded(path, output::MAX_MODEL_FILE, "model file")?;
     let aligned = crate::model::AlignedBytes::new(&bytes);
     let f = vae_core::ModelFile::parse(aligned.bytes()).map_err(|e| Error::from(e).in_file(path))?;
     let h = f.header();
@@ -847,6 +1016,5 @@ pub fn inspect(path: &Path) -> Result<(), Error> {
     for ((name, m), s) in h.channel_names().zip(f.norm_mean()).zip(f.norm_std()) {
         let _ = writeln!(o, "    {name:<24} mean {m:>12.6}  std {s:>12.6}");
     }
-    print!("{o}");
-    Ok(())
+    output::print(&o)
 }

@@ -35,15 +35,44 @@ pub enum Error {
     /// Training failed (divergence, bad configuration).
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),
-    /// Bad command-line usage that clap cannot catch.
+    /// Bad command-line usage that clap cannot catch (exit status 2, as clap's own).
     #[error("{0}")]
     Usage(String),
+    /// An output path the rules of [`crate::output`] refuse (exists without `--force`, is an
+    /// input, is a directory, its directory is missing, its name is too long).
+    #[error("{0}")]
+    Output(String),
+    /// Input that does not fit what the command needs (e.g. columns that do not match the
+    /// model's channels, a file larger than the limit).
+    #[error("{0}")]
+    Input(String),
+    /// Standard output could not be written (a closed pipe, a full device).
+    #[error("standard output: {0}")]
+    Stdout(std::io::Error),
 }
 
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io { path: path.to_path_buf(), source }
+    }
+
+    /// The process exit status for this error: 2 for usage errors (as clap's), 130 for an
+    /// interrupted run (as a shell reports SIGINT), 141 for a closed standard output pipe (as
+    /// for a process killed by SIGPIPE), 1 for every other failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Train(crate::train::TrainError::Interrupted { .. }) => 130,
+            Error::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
+            _ => 1,
+        }
+    }
+
+    /// True for a closed standard output pipe (`vae-train score ... | head -1`): the reader
+    /// has what it wanted, so the command exits without a message.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// Attaches a file name to a core error.

@@ -24,7 +24,7 @@ use vae_core::{Activation, ScoreConfig, ScoreKind};
 pub const FORMAT: &str = "vae-anomaly/1";
 
 fn bad(msg: impl Into<String>) -> Error {
-    Error::Usage(msg.into())
+    Error::Input(msg.into())
 }
 
 /// The model as safetensors bytes.
@@ -79,13 +79,47 @@ pub fn to_safetensors(m: &OwnedModel) -> Result<Vec<u8>, Error> {
     safetensors::serialize(views, &Some(meta)).map_err(|e| bad(format!("safetensors: {e}")))
 }
 
+/// What a safetensors error means, in words (the crate's own `Display` prints its enum
+/// variant names, e.g. `TensorInvalidInfo`).
+fn describe(e: &safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match e {
+        E::HeaderTooSmall => "not a safetensors file: shorter than its 8-byte header length".into(),
+        E::InvalidHeaderLength => {
+            "not a safetensors file: the header length in its first 8 bytes exceeds the file".into()
+        }
+        E::HeaderTooLarge => "not a safetensors file: its header length is over the 100 MB limit".into(),
+        E::InvalidHeader => "not a safetensors file: its header is not valid UTF-8".into(),
+        E::InvalidHeaderStart => "not a safetensors file: its header does not start with `{`".into(),
+        E::InvalidHeaderDeserialization | E::JsonError(_) => {
+            "not a safetensors file: its header is not the JSON of a safetensors header".into()
+        }
+        E::TensorNotFound(name) => format!("tensor `{name}` missing"),
+        E::TensorInvalidInfo => "a tensor's byte range does not match its shape and dtype \
+             (expected shape x dtype size bytes, e.g. 4 per F32 value)"
+            .into(),
+        E::InvalidOffset(name) => format!(
+            "tensor `{name}`: its data offsets are invalid (they must be in order, without gaps, \
+             inside the file)"
+        ),
+        E::MetadataIncompleteBuffer => {
+            "the tensors' data does not cover the data part of the file exactly".into()
+        }
+        E::ValidationOverflow => "a tensor's shape is too large (its size overflows)".into(),
+        E::InvalidTensorView(dtype, shape, len) => {
+            format!("a {dtype:?} tensor of shape {shape:?} cannot hold {len} bytes")
+        }
+        E::IoError(io) => io.to_string(),
+    }
+}
+
 /// A model from safetensors bytes written by [`to_safetensors`] or by hand in the same
 /// layout (e.g. from PyTorch); `what` names the source in messages. Everything is checked
 /// again by the model-file writer when the result is saved.
 pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
-    let st =
-        SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{what}: not a safetensors file: {e}")))?;
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("{what}: {e}")))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{what}: {}", describe(&e))))?;
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("{what}: {}", describe(&e))))?;
     let meta = header.metadata().clone().unwrap_or_default();
     let get = |k: &str| meta.get(k).ok_or_else(|| bad(format!("{what}: metadata key `{k}` missing")));
     let format = get("format")?;

@@ -138,7 +138,7 @@ pub fn features_of(t: &Transform, windows: &Windows) -> Result<Vec<f32>, Error> 
     let mut scratch = vec![0.0f32; windows.window];
     for (i, (w, o)) in windows.iter().zip(out.chunks_exact_mut(x.max(1))).enumerate() {
         if let Some(skip) = t.apply(w, c, o, &mut scratch)? {
-            return Err(Error::Usage(format!(
+            return Err(Error::Input(format!(
                 "training window {i} (row {} of recording {}) cannot be transformed: {skip:?}",
                 windows.origin[i].start, windows.origin[i].recording
             )));

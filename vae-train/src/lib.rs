@@ -30,6 +30,8 @@ pub mod frontend;
 #[cfg(feature = "train")]
 pub mod model;
 #[cfg(feature = "train")]
+pub mod output;
+#[cfg(feature = "train")]
 pub mod scoring;
 #[cfg(feature = "train")]
 pub mod synth;

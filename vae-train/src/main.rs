@@ -1,14 +1,15 @@
 //! `vae-train`: see `vae-train --help`.
 
 use clap::Parser;
+use std::io::Write as _;
 
 fn main() {
     let cli = vae_train::cli::Cli::parse();
     if let Err(e) = vae_train::cli::run(cli) {
-        eprintln!("error: {e}");
-        // 130: interrupted by the user (as a shell reports SIGINT), 1: any other failure.
-        let interrupted =
-            matches!(e, vae_train::Error::Train(vae_train::train::TrainError::Interrupted { .. }));
-        std::process::exit(if interrupted { 130 } else { 1 });
+        // A closed pipe is the reader's choice, not an error to report.
+        if !e.is_closed_pipe() {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+        }
+        std::process::exit(e.exit_code());
     }
 }

@@ -177,7 +177,7 @@ impl OwnedModel {
 
     /// Reads a model file.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::output::read_bounded(path, crate::output::MAX_MODEL_FILE, "model file")?;
         Self::from_bytes(&bytes).map_err(|e| e.in_file(path))
     }
 

@@ -227,3 +227,80 @@ pub fn normalise(model: &OwnedModel, recordings: &mut [Recording]) {
         vae_core::normalize::normalize_in_place(&mut r.values, &model.meta.norm_mean, &model.meta.norm_std);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{windows_of, Recording};
+    use crate::model::{Layer, ModelMeta, Network};
+    use vae_core::model_file::Calibration;
+    use vae_core::{Activation, Transform};
+
+    /// A 2-channel model of windows of 2 samples, all weights zero, normalised with stds
+    /// below 1 (so `f32::MAX` divided by them overflows).
+    fn model(transform: Transform) -> OwnedModel {
+        let (w, c, h) = (2usize, 2usize, 3usize);
+        let x = transform.input_len(w, c);
+        OwnedModel {
+            meta: ModelMeta {
+                name: "spike".into(),
+                seed: 0,
+                window: w,
+                hop: 1,
+                channels: vec!["a".into(), "b".into()],
+                norm_mean: vec![0.1, -0.2],
+                norm_std: vec![0.5, 0.25],
+                score: ScoreConfig::DETERMINISTIC,
+                transform,
+            },
+            net: Network {
+                encoder: vec![Layer::zeros(x, h, Activation::Tanh)],
+                mu: Layer::zeros(h, 1, Activation::Identity),
+                log_var: Layer::zeros(h, 1, Activation::Identity),
+                decoder: vec![Layer::zeros(1, h, Activation::Tanh)],
+                mean: Layer::zeros(h, x, Activation::Identity),
+                decoder_log_var: vec![0.0; x],
+            },
+            thresholds: vec![Calibration { quantile: 0.995, threshold: 50.0 }],
+        }
+    }
+
+    /// Found by a hostile test pass: a window with one sample of `f32::MAX` (a common
+    /// sentinel) was counted `invalid (NaN/Inf)` by `vae-train score` and never flagged,
+    /// because normalising it by a std below 1 gave infinity. A finite spike is an anomaly:
+    /// its windows overflow and are decided anomalous; only the NaN sample's window is
+    /// invalid.
+    #[test]
+    fn a_finite_f32_max_spike_is_anomalous_not_invalid() {
+        for transform in [Transform::Raw, Transform::new(vae_core::Features::Stats)] {
+            let m = model(transform);
+            // Rows: fine, f32::MAX on b, fine, fine, NaN on a, fine.
+            let values = vec![0.0, 0.0, 0.0, f32::MAX, 0.1, -0.2, 0.0, 0.0, f32::NAN, 0.0, 0.0, 0.0];
+            let mut recs = vec![Recording::new("spike.csv", m.meta.channels.clone(), values)];
+            normalise(&m, &mut recs);
+            assert_eq!(recs[0].values[3], f32::MAX, "a finite sample normalises to a finite value");
+            let windows = windows_of(&recs, m.meta.window, m.meta.hop).unwrap();
+            let scored = score_windows(&m, &windows, m.meta.score).unwrap();
+            let t = Threshold::new(m.thresholds[0].threshold).unwrap();
+            let got: Vec<(Outcome, Decision)> = scored.iter().map(|w| (w.outcome, w.decide(&t))).collect();
+            // Windows start at rows 0..5: the spike (row 1) is in windows 0 and 1, the NaN
+            // (row 4) in windows 3 and 4.
+            assert_eq!(got.len(), 5, "{transform:?}");
+            for (i, (outcome, decision)) in got.iter().enumerate() {
+                let what = format!("{transform:?} window {i}: {outcome:?}");
+                match i {
+                    0 | 1 => {
+                        assert_eq!((*outcome, *decision), (Outcome::Overflow, Decision::Anomalous), "{what}")
+                    }
+                    2 => assert_eq!(*decision, Decision::Normal, "{what}"),
+                    _ => assert!(
+                        matches!(outcome, Outcome::NonFinite { count: 1, .. })
+                            && *decision == Decision::Invalid,
+                        "{what}"
+                    ),
+                }
+            }
+            assert_eq!(scored.iter().filter(|w| matches!(w.outcome, Outcome::NonFinite { .. })).count(), 2);
+        }
+    }
+}

@@ -191,14 +191,18 @@ fn csv(rows: &[[f32; 4]], labels: Option<&[bool]>, rate: f32, t0: usize) -> Stri
     s
 }
 
+/// The files [`write`] writes into its directory.
+pub const FILES: [&str; 3] = ["train.csv", "test.csv", "faults.csv"];
+
 /// Writes `train.csv` (normal), `test.csv` (with an `anomaly` 0/1 column) and `faults.csv`
 /// (`kind,channel,start_row,end_row` of the test recording) into `dir`, atomically.
 pub fn write(dir: &Path, cfg: &SynthConfig, s: &Synth) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let [train, test, faults] = FILES;
     let files = [
-        ("train.csv", csv(&s.train, None, cfg.rate_hz, 0)),
-        ("test.csv", csv(&s.test, Some(&s.labels), cfg.rate_hz, cfg.train_rows)),
-        ("faults.csv", {
+        (train, csv(&s.train, None, cfg.rate_hz, 0)),
+        (test, csv(&s.test, Some(&s.labels), cfg.rate_hz, cfg.train_rows)),
+        (faults, {
             let mut f = String::from("kind,channel,start_row,end_row\n");
             for x in &s.faults {
                 let _ = writeln!(f, "{},{},{},{}", x.kind.name(), x.kind.channel(), x.start, x.end);

@@ -241,12 +241,12 @@ fn usage_errors_are_clean_too() {
     let d = data.to_str().unwrap();
     fails_with(
         &run(&["fit", "--data", d, "--out", "/nonexistent/x.vaem", "--rows", "a:b"]),
-        1,
+        2,
         &["row range `a:b`"],
     );
     fails_with(
         &run(&["fit", "--data", d, "--out", "/nonexistent/x.vaem", "--score", "best"]),
-        1,
+        2,
         &["unknown score `best`"],
     );
     // clap's own usage errors: exit 2, `error: ...` first, no panic.

@@ -257,6 +257,65 @@ fn inconsistent_channels_across_files() {
 }
 
 #[test]
+fn missing_value_in_the_first_row() {
+    // `n/a` in the first row does not make its column disappear: it is a missing value (NaN),
+    // refused with its line and column as in any other row.
+    let (e, msg) = default_err("na_first_row.csv");
+    assert!(
+        matches!(&e, DataError::NonFinite { count: 1, rows: 1, first, found, .. }
+            if first.line == Some(2) && first.column == "b" && first.column_number == 3 && found == "n/a"),
+        "{msg}"
+    );
+    assert!(msg.contains("na_first_row.csv: 1 NaN/Inf/missing value(s) in 1 row(s), the first at line 2, column 3 `b`: `n/a`"), "{msg}");
+    let opts = LoadOptions { nan: NanPolicy::DropRows, ..Default::default() };
+    let r = load_file(&bad("na_first_row.csv"), &opts).unwrap();
+    assert_eq!(
+        (r.channels.as_slice(), r.dropped_rows.as_slice()),
+        (&["a".to_string(), "b".to_string()][..], &[0][..])
+    );
+    assert_eq!(r.lines, Some(vec![3, 4, 5]));
+}
+
+#[test]
+fn only_label_columns() {
+    let (e, msg) = default_err("labels_only.csv");
+    assert!(matches!(e, DataError::NoColumns { .. }), "{msg}");
+    assert!(
+        msg.ends_with(
+            "labels_only.csv: no numeric feature column (every column was left out: datetime (the timestamp), \
+             anomaly (a label name), changepoint (a label name), flag (only 0/1 values); name the columns \
+             to use in --columns); columns: datetime, anomaly, changepoint, flag"
+        ),
+        "{msg}"
+    );
+    let r = load_file(&bad("labels_only.csv"), &columns(&["flag", "anomaly"])).unwrap();
+    assert_eq!(r.values, [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+}
+
+#[test]
+fn inconsistent_channels_say_which_column_was_left_out() {
+    // `flag` holds only 0/1 in one file and not in the other: the automatic selection takes
+    // it in one only, and the error says so.
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    std::fs::write(&a, "x,flag\n1.5,0\n2.5,1\n").unwrap();
+    std::fs::write(&b, "x,flag\n1.5,0\n2.5,2\n").unwrap();
+    let e = load(&[a.clone(), b.clone()], &LoadOptions::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DataError::InconsistentChannels { .. }), "{msg}");
+    assert!(
+        msg.ends_with(&format!(
+            "every file must have the same channels in the same order; the automatic column selection \
+             left out of {}: flag (only 0/1 values); name the columns in --columns",
+            a.display()
+        )),
+        "{msg}"
+    );
+    assert_eq!(load(&[a, b], &columns(&["x", "flag"])).unwrap().len(), 2);
+}
+
+#[test]
 fn binary_errors_from_generated_files() {
     // Deflated and stored archives with a damaged member, written into a temp dir.
     let dir = tempfile::tempdir().unwrap();

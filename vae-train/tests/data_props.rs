@@ -13,8 +13,14 @@ fn finite() -> impl Strategy<Value = f32> {
     POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO
 }
 
+/// Finite values, often exactly 0 or 1 so that columns of only 0/1 values (which the
+/// automatic selection leaves out) come up.
+fn value() -> impl Strategy<Value = f32> {
+    prop_oneof![3 => finite(), 1 => Just(0.0f32), 1 => Just(1.0f32)]
+}
+
 fn table() -> impl Strategy<Value = (usize, Vec<f32>)> {
-    (1usize..5, 1usize..40).prop_flat_map(|(c, rows)| (Just(c), prop::collection::vec(finite(), c * rows)))
+    (1usize..5, 1usize..40).prop_flat_map(|(c, rows)| (Just(c), prop::collection::vec(value(), c * rows)))
 }
 
 fn recording(path: &str, c: usize, rows: usize, first_row: usize, dropped: &[usize]) -> Recording {
@@ -37,11 +43,27 @@ proptest! {
         for row in values.chunks(c) {
             text += &(row.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(&sep_s) + eol);
         }
-        let r = parse_bytes(text.as_bytes(), Path::new("p.csv"), &LoadOptions::default()).unwrap();
+        let names: Vec<String> = (0..c).map(|i| format!("ch{i}")).collect();
+        let opts = LoadOptions { columns: Some(names.clone()), ..Default::default() };
+        let r = parse_bytes(text.as_bytes(), Path::new("p.csv"), &opts).unwrap();
         prop_assert_eq!(r.channels.len(), c);
         let got: Vec<u32> = r.values.iter().map(|v| v.to_bits()).collect();
         let want: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
         prop_assert_eq!(got, want);
+        // The automatic selection takes every column but those of only 0/1 values (two or
+        // more rows), with the same values.
+        let rows = values.len() / c;
+        let binary = |k: usize| rows >= 2 && values.iter().skip(k).step_by(c).all(|&v| v == 0.0 || v == 1.0);
+        let taken: Vec<usize> = (0..c).filter(|&k| !binary(k)).collect();
+        match parse_bytes(text.as_bytes(), Path::new("p.csv"), &LoadOptions::default()) {
+            Ok(auto) => {
+                prop_assert_eq!(&auto.channels, &taken.iter().map(|&k| names[k].clone()).collect::<Vec<_>>());
+                let want: Vec<u32> = values.chunks(c).flat_map(|row| taken.iter().map(|&k| row[k].to_bits())).collect();
+                prop_assert_eq!(auto.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want);
+                prop_assert_eq!(auto.skipped.len(), c - taken.len());
+            }
+            Err(e) => prop_assert!(taken.is_empty(), "{}", e),
+        }
     }
 
     #[test]
@@ -53,7 +75,8 @@ proptest! {
         for row in values.chunks(c) {
             text += &(row.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(",") + "\n");
         }
-        let opts = LoadOptions { rows: Some(RowRange::parse(&format!("{a}:{b}")).unwrap()), min_rows: 0, ..Default::default() };
+        let columns = Some((0..c).map(|i| format!("ch{i}")).collect());
+        let opts = LoadOptions { columns, rows: Some(RowRange::parse(&format!("{a}:{b}")).unwrap()), min_rows: 0, ..Default::default() };
         match csv::parse(text.as_bytes(), &opts, Path::new("p.csv")) {
             Ok(r) => {
                 prop_assert_eq!(r.first_row, a);

@@ -2,7 +2,7 @@
 //! test prints a note and passes when they are not (they are not part of the repository).
 
 use std::path::{Path, PathBuf};
-use vae_train::data::{load, load_file, split, windows_of, LoadOptions, RowRange, Stats};
+use vae_train::data::{load, load_file, split, windows_of, LoadOptions, RowRange, SkipReason, Stats};
 
 fn shared(rel: &str) -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(rel);
@@ -45,11 +45,33 @@ fn skab_valve1_with_labels() {
     assert_eq!(labels.iter().filter(|&&l| l).count(), 401);
     assert_eq!(r.timestamps.as_ref().unwrap()[0], "2020-03-09 10:14:33");
 
-    // Automatic selection: every numeric column but datetime and the label.
+    // Automatic selection: the 8 sensors, not datetime, the label column nor changepoint
+    // (another label).
     let auto = LoadOptions { label_column: Some("anomaly".into()), ..Default::default() };
     let r = load_file(&path, &auto).unwrap();
-    assert_eq!(r.channels.len(), 9);
-    assert_eq!(r.channels.last().map(String::as_str), Some("changepoint"));
+    assert_eq!(r.channels, SKAB_SENSORS);
+    let left: Vec<(&str, SkipReason)> = r.skipped.iter().map(|s| (s.name.as_str(), s.reason)).collect();
+    assert_eq!(
+        left,
+        [
+            ("datetime", SkipReason::Timestamp),
+            ("anomaly", SkipReason::LabelColumn),
+            ("changepoint", SkipReason::LabelName)
+        ]
+    );
+    // Without a label column, as `fit --data valve1/0.csv --rows :400` reads it: the labels
+    // (all 0 in those rows) are not input channels either.
+    let train = LoadOptions { rows: Some(RowRange::parse(":400").unwrap()), ..Default::default() };
+    let r = load_file(&path, &train).unwrap();
+    assert_eq!(r.channels, SKAB_SENSORS);
+    assert_eq!(
+        r.column_note().unwrap(),
+        format!(
+            "columns: taken {}; left out datetime (the timestamp), anomaly (a label name), \
+             changepoint (a label name): name them in --columns to use them",
+            SKAB_SENSORS.join(", ")
+        )
+    );
 
     // The benchmark's protocol: the first 400 rows of each file train.
     let opts = LoadOptions { rows: Some(RowRange::parse(":400").unwrap()), min_rows: 32, ..opts };

@@ -70,6 +70,28 @@ fn undefined_cases() {
 }
 
 #[test]
+fn metrics_at_a_threshold_are_none_where_undefined() {
+    let s = [0.1f32, 0.2, 0.3, 0.4];
+    // Nothing flagged, anomalies present: precision is 0/0; every anomaly missed, F1 and
+    // recall are 0.
+    let m = Metrics::of(&s, &[false, true, false, true], Some(1.0));
+    assert_eq!((m.precision, m.recall, m.f1), (None, Some(0.0), Some(0.0)));
+    // No anomalous window: recall and F1 are undefined whether or not something is flagged
+    // (not 0: the JSON says null, as the note says undefined).
+    for t in [1.0, 0.25] {
+        let m = Metrics::of(&s, &[false; 4], Some(t));
+        assert_eq!((m.recall, m.f1, m.best_f1), (None, None, None), "{t}");
+    }
+    assert_eq!(Metrics::of(&s, &[false; 4], Some(0.25)).precision, Some(0.0));
+    assert_eq!(Metrics::of(&s, &[false; 4], Some(1.0)).precision, None);
+    // Defined cases are unchanged.
+    let m = Metrics::of(&s, &[false, true, false, true], Some(0.25));
+    assert_eq!((m.precision, m.recall), (Some(0.5), Some(0.5)));
+    let c = Confusion { tp: 0, fp: 0, fn_: 2, tn: 2 };
+    assert_eq!((c.precision_defined(), c.recall_defined(), c.f1_defined()), (None, Some(0.0), Some(0.0)));
+}
+
+#[test]
 fn flagging_everything() {
     // Prevalence p = 3/5: F1 = 2p / (1 + p) = 0.75.
     let l = [true, false, true, true, false];

@@ -185,7 +185,8 @@ fn fit_stores_the_rule_s_threshold() {
     assert!(t[1] < t[0] && t[0] < t[2], "{t:?}");
     // With 497 validation windows auto takes the quantile at 0.995 and 0.99, but 0.999
     // needs 1000 windows and has fewer.
-    run(&["synth", "--out", s, "--train-rows", "10000", "--test-rows", "60", "--seed", "2"]).unwrap();
+    run(&["synth", "--out", s, "--train-rows", "10000", "--test-rows", "60", "--seed", "2", "--force"])
+        .unwrap();
     let q = fit(d, data, "q2.vaem", "1", &[]).unwrap();
     let a = fit(d, data, "a2.vaem", "1", &["--threshold-rule", "auto"]).unwrap();
     assert_eq!(a.thresholds[..2], q.thresholds[..2]);

@@ -381,3 +381,17 @@ fn bad_setups_are_refused_with_a_reason() {
     let e = train(&nan, &[], X, &meta(), &small()).unwrap_err().to_string();
     assert!(e.contains("training window 1") && e.contains("NaN"), "{e}");
 }
+
+#[test]
+fn an_interrupt_in_the_first_epoch_does_not_point_at_a_state_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("first.vaem");
+    let cfg = TrainConfig { checkpoint: Some(ck.clone()), ..small() };
+    let tr = sine(200, 1, 0.1);
+    let e =
+        train_with(&Cpu::default(), &tr, &[], X, &meta(), &cfg, Some(&AtomicBool::new(true))).unwrap_err();
+    assert!(matches!(e, TrainError::Interrupted { epoch: 1, state: None }), "{e}");
+    let text = e.to_string();
+    assert!(!text.contains(".state") && text.contains("nothing was saved"), "{text}");
+    assert!(!state_path(&ck).exists());
+}

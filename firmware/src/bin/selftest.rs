@@ -1,6 +1,8 @@
 //! Boots, runs `vae_core::selftest` (the assembly matrix-vector kernel against the portable
-//! loops, the PRNG's golden stream, tanh, a hand-computed score) and exits through
-//! semihosting: status 0 when every check passed. QEMU only.
+//! loops, the PRNG's golden stream, tanh, a hand-computed score, the spectrum front end at
+//! every window size the model-file reader accepts, a finite spike that must overflow) and
+//! exits through semihosting: status 0 when every check passed, 1 when one failed, 101 on a
+//! panic (e.g. an FFT size whose microfft table was not enabled). QEMU only.
 #![no_std]
 #![no_main]
 

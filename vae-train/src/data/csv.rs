@@ -3,14 +3,21 @@
 //! A small parser of its own rather than the `csv` crate, so every error can name the line as
 //! an editor shows it (blank lines are skipped but still counted) and the field as a column
 //! number. Fields may be quoted with `"` (a separator inside quotes is text, `""` is a quote);
-//! a quoted field cannot span lines. Cells are trimmed. An empty feature cell is a missing
-//! value (NaN, subject to [`NanPolicy`](super::NanPolicy)), as pandas writes them.
+//! a quoted field cannot span lines. Cells are trimmed.
+//!
+//! A feature cell holding one of [`MISSING_VALUES`] (empty, `nan`, `n/a`, `NA`, `null`,
+//! `none`, `-`, `?`, in any case) is a missing value, NaN, subject to
+//! [`NanPolicy`](super::NanPolicy): the same in every row. Without named columns, the
+//! automatic selection (see [the data module](super)) decides whether a column is numeric
+//! from its first *non-missing* value in the rows read, and leaves out the label and
+//! timestamp columns, unnamed columns, columns named like a label
+//! ([`LABEL_NAMES`](super::LABEL_NAMES)) and 0/1 columns; [`Recording::skipped`] lists them.
 //!
 //! Only the rows of the row range are parsed, so junk past `--rows 0:0.7` does not matter.
 
 use super::error::{join, snippet, DataError, Position};
 use super::rows::{finish, Table};
-use super::{LoadOptions, Recording};
+use super::{FileColumn, LoadOptions, Recording, SkipReason, SkippedColumn};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +29,18 @@ pub const SEPARATORS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// column selection leaves out even when its values are numbers (epoch seconds).
 pub const TIMESTAMP_NAMES: [&str; 8] =
     ["timestamp", "datetime", "date", "time", "date_time", "time_stamp", "ts", "epoch"];
+
+/// Cell texts (compared case-insensitively, after trimming) that mean a missing value, read as
+/// NaN wherever they appear: empty, pandas' and R's markers (`nan`, `NA`, `N/A`, `#N/A`,
+/// `null`, `None`), a lone `-` and `?` (UCI's marker). `inf` is not missing: it is a value,
+/// and the NaN policy refuses or drops it like NaN.
+pub const MISSING_VALUES: [&str; 9] = ["", "nan", "na", "n/a", "#n/a", "null", "none", "-", "?"];
+
+/// Whether a (trimmed) cell is a missing value ([`MISSING_VALUES`]).
+pub fn is_missing(cell: &str) -> bool {
+    let cell = cell.trim();
+    MISSING_VALUES.iter().any(|m| cell.eq_ignore_ascii_case(m))
+}
 
 /// Parses a CSV file's bytes into a recording. `path` only names the file in errors.
 pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording, DataError> {
@@ -59,34 +78,75 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
         })
     };
     let label = opts.label_column.as_deref().map(find).transpose()?;
-    let timestamp = timestamp_column(&ctx, data, label)?;
-    let features: Vec<usize> = match &opts.columns {
+    let rows = data.get(range.clone()).unwrap_or_default();
+    let mut skipped = Vec::new();
+    let (features, timestamp) = match &opts.columns {
         Some(cols) => {
             if cols.is_empty() {
                 return Err(DataError::NoColumns {
                     path: path.to_path_buf(),
-                    why: "the column list is empty",
+                    why: "the column list is empty".to_string(),
                     available: join(&names),
                 });
             }
-            super::pick_columns(cols, label, path, find)?
+            let features = super::pick_columns(cols, label, path, find)?;
+            let timestamp = match timestamp_by_name(&names, label) {
+                Some(t) => Some(t),
+                None if opts.keep_timestamps => {
+                    timestamp_by_content(&scan(&ctx, rows, |i| Some(i) == label, false)?)
+                }
+                None => None,
+            };
+            (features, timestamp)
         }
-        None => numeric_columns(&ctx, data, label, timestamp)?,
+        None => {
+            // Columns left out by their name need no scan (a label column may be long).
+            let by_name = timestamp_by_name(&names, label);
+            let skip = |i: usize| Some(i) == label || Some(i) == by_name || super::is_label_name(&names[i]);
+            let scans = scan(&ctx, rows, skip, true)?;
+            let timestamp = by_name.or_else(|| timestamp_by_content(&scans));
+            let mut features = Vec::new();
+            for (i, (name, sc)) in names.iter().zip(&scans).enumerate() {
+                let reason = if Some(i) == label {
+                    SkipReason::LabelColumn
+                } else if Some(i) == timestamp {
+                    SkipReason::Timestamp
+                } else if name.is_empty() {
+                    SkipReason::Unnamed
+                } else if super::is_label_name(name) {
+                    SkipReason::LabelName
+                } else if sc.numeric == Some(false) {
+                    SkipReason::NonNumeric
+                } else if sc.is_binary() {
+                    SkipReason::Binary
+                } else {
+                    features.push(i);
+                    continue;
+                };
+                skipped.push(SkippedColumn { name: name.clone(), number: i + 1, reason });
+            }
+            if features.is_empty() {
+                let left: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+                return Err(DataError::NoColumns {
+                    path: path.to_path_buf(),
+                    why: format!(
+                        "every column was left out: {}; name the columns to use in --columns",
+                        left.join(", ")
+                    ),
+                    available: join(&names),
+                });
+            }
+            (features, timestamp)
+        }
     };
-    if features.is_empty() {
-        return Err(DataError::NoColumns {
-            path: path.to_path_buf(),
-            why: "no column other than the timestamp and label has a number in its first row",
-            available: join(&names),
-        });
-    }
 
-    let rows = data.get(range.clone()).unwrap_or_default();
     let mut values = Vec::with_capacity(rows.len().saturating_mul(features.len()));
     let mut labels = label.map(|_| Vec::with_capacity(rows.len()));
     let mut timestamps = timestamp.filter(|_| opts.keep_timestamps).map(|_| Vec::with_capacity(rows.len()));
+    let mut row_lines = Vec::with_capacity(rows.len());
     for (k, &(line, text)) in rows.iter().enumerate() {
         ctx.split_row(text, line, ncols, &mut fields)?;
+        row_lines.push(line);
         for &i in &features {
             let cell = fields[i].trim();
             let v = parse_cell(cell).ok_or_else(|| DataError::NonNumeric {
@@ -122,7 +182,12 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
         channels: features.iter().map(|&i| names[i].clone()).collect(),
         values,
         labels,
+        timestamp_column: timestamp
+            .filter(|_| timestamps.is_some())
+            .map(|i| FileColumn { name: names[i].clone(), number: i + 1 }),
         timestamps,
+        lines: Some(row_lines),
+        skipped,
         first_row: range.start,
         file_rows: data.len(),
     };
@@ -284,70 +349,96 @@ fn check_header(names: &[String], header: &str, line: usize, path: &Path) -> Res
     Ok(())
 }
 
-/// The timestamp column: one named like a timestamp, else the first column of the first
-/// data row holding a date or time (not a number, has digits and `-`, `:` or `/`).
-fn timestamp_column(
-    ctx: &Ctx<'_>,
-    data: &[(usize, &str)],
-    label: Option<usize>,
-) -> Result<Option<usize>, DataError> {
-    let by_name = ctx
-        .names
+/// The first column (not the label) named like a timestamp ([`TIMESTAMP_NAMES`]).
+fn timestamp_by_name(names: &[String], label: Option<usize>) -> Option<usize> {
+    names
         .iter()
         .enumerate()
-        .position(|(i, n)| Some(i) != label && TIMESTAMP_NAMES.iter().any(|t| n.eq_ignore_ascii_case(t)));
-    if by_name.is_some() {
-        return Ok(by_name);
-    }
-    let Some(&(line, text)) = data.first() else { return Ok(None) };
-    let mut fields = Vec::new();
-    ctx.split_row(text, line, ctx.names.len(), &mut fields)?;
-    Ok(fields.iter().enumerate().position(|(i, f)| {
-        let f = f.trim();
-        Some(i) != label
-            && f.parse::<f32>().is_err()
-            && f.bytes().any(|b| b.is_ascii_digit())
-            && f.bytes().any(|b| matches!(b, b'-' | b':' | b'/'))
-    }))
+        .position(|(i, n)| Some(i) != label && TIMESTAMP_NAMES.iter().any(|t| n.eq_ignore_ascii_case(t)))
 }
 
-/// Columns (other than label and timestamp, with a name) whose first non-empty cell is a
-/// number, in file order.
-fn numeric_columns(
+/// The first column whose first non-missing value is a date or time.
+fn timestamp_by_content(scans: &[Scan]) -> Option<usize> {
+    scans.iter().position(|s| s.date)
+}
+
+/// What the rows read say about one column.
+#[derive(Clone, Copy, Debug, Default)]
+struct Scan {
+    /// Whether its first non-missing value is a number (`None`: only missing values).
+    numeric: Option<bool>,
+    /// Whether its first non-missing value is a date or time (not a number, has digits and
+    /// `-`, `:` or `/`).
+    date: bool,
+    /// Non-missing values seen while all were 0 or 1.
+    zero_one: usize,
+    /// A value other than 0 or 1 (or a missing one only) was seen: not a 0/1 column.
+    not_binary: bool,
+}
+
+impl Scan {
+    /// At least two values, every non-missing one 0 or 1.
+    fn is_binary(&self) -> bool {
+        self.numeric == Some(true) && !self.not_binary && self.zero_one >= 2
+    }
+
+    /// Nothing more to learn from further rows.
+    fn done(&self, binary: bool) -> bool {
+        self.numeric.is_some() && (!binary || self.numeric == Some(false) || self.not_binary)
+    }
+}
+
+/// Scans `rows` (the rows read) column by column: the first non-missing value of every column
+/// (number, date or text) and, with `binary`, whether the numeric ones hold only 0 and 1.
+/// Stops as soon as further rows cannot change the answer. Columns `skip(i)` are not scanned
+/// (reported as text that is not a date).
+fn scan(
     ctx: &Ctx<'_>,
-    data: &[(usize, &str)],
-    label: Option<usize>,
-    timestamp: Option<usize>,
-) -> Result<Vec<usize>, DataError> {
+    rows: &[(usize, &str)],
+    skip: impl Fn(usize) -> bool,
+    binary: bool,
+) -> Result<Vec<Scan>, DataError> {
     let n = ctx.names.len();
-    let candidate = |i: usize| {
-        Some(i) != label && Some(i) != timestamp && ctx.names.get(i).is_some_and(|s| !s.is_empty())
-    };
-    let mut decided: Vec<Option<bool>> =
-        (0..n).map(|i| if candidate(i) { None } else { Some(false) }).collect();
+    let mut scans = vec![Scan::default(); n];
+    for (i, sc) in scans.iter_mut().enumerate() {
+        if skip(i) {
+            *sc = Scan { numeric: Some(false), ..Scan::default() };
+        }
+    }
     let mut fields = Vec::new();
-    for &(line, text) in data {
-        if decided.iter().all(Option::is_some) {
+    for &(line, text) in rows {
+        if scans.iter().all(|s| s.done(binary)) {
             break;
         }
         ctx.split_row(text, line, n, &mut fields)?;
-        for (d, f) in decided.iter_mut().zip(&fields) {
+        for (sc, f) in scans.iter_mut().zip(&fields) {
             let f = f.trim();
-            if d.is_none() && !f.is_empty() {
-                *d = Some(f.parse::<f32>().is_ok());
+            if sc.done(binary) || is_missing(f) {
+                continue;
+            }
+            let value = f.parse::<f64>().ok();
+            if sc.numeric.is_none() {
+                sc.numeric = Some(value.is_some());
+                sc.date = value.is_none()
+                    && f.bytes().any(|b| b.is_ascii_digit())
+                    && f.bytes().any(|b| matches!(b, b'-' | b':' | b'/'));
+            }
+            match value {
+                Some(v) if v == 0.0 || v == 1.0 => sc.zero_one += 1,
+                _ => sc.not_binary = true,
             }
         }
     }
-    Ok(decided.iter().enumerate().filter(|(_, d)| **d == Some(true)).map(|(i, _)| i).collect())
+    Ok(scans)
 }
 
-/// A feature value: a number (values beyond the f32 range become infinities), or NaN for an
-/// empty cell.
+/// A feature value: a number (values beyond the f32 range become infinities), or NaN for a
+/// missing value ([`MISSING_VALUES`]).
 fn parse_cell(cell: &str) -> Option<f32> {
-    if cell.is_empty() {
-        Some(f32::NAN)
-    } else {
-        cell.parse::<f32>().ok()
+    match cell.parse::<f32>() {
+        Ok(v) => Some(v),
+        Err(_) if is_missing(cell) => Some(f32::NAN),
+        Err(_) => None,
     }
 }
 
@@ -417,7 +508,7 @@ fn split_fields<'a>(line: &'a str, sep: u8, out: &mut Vec<Cow<'a, str>>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{NanPolicy, RowRange};
+    use crate::data::{NanPolicy, RowRange, SkipReason};
 
     fn p(text: &str, opts: &LoadOptions) -> Result<Recording, DataError> {
         parse(text.as_bytes(), opts, Path::new("t.csv"))
@@ -599,7 +690,18 @@ mod tests {
         let r = p("a\n0\n1\n2\njunk\n", &o).unwrap();
         assert_eq!((r.values.as_slice(), r.first_row), (&[1.0, 2.0][..], 1));
         let o = LoadOptions { rows: Some(RowRange::parse("0:0.5").unwrap()), ..Default::default() };
-        assert_eq!(p("a\n0\n1\n2\n3\n", &o).unwrap().values, [0.0, 1.0]);
+        assert_eq!(p("a\n0\n2\n2\n3\n", &o).unwrap().values, [0.0, 2.0]);
+        // The rows read decide: rows 0 and 1 hold only 0 and 1.
+        let e = p("a\n0\n1\n2\n3\n", &o).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: no numeric feature column (every column was left out: a (only 0/1 values); \
+             name the columns to use in --columns); columns: a"
+        );
+        assert_eq!(
+            p("a\n0\n1\n2\n3\n", &LoadOptions { columns: Some(vec!["a".into()]), ..o }).unwrap().values,
+            [0.0, 1.0]
+        );
         let o = LoadOptions { rows: Some(RowRange::parse("2:9").unwrap()), ..Default::default() };
         let e = p("a\n0\n1\n2\n3\n", &o).unwrap_err();
         assert_eq!(
@@ -613,5 +715,142 @@ mod tests {
             e.to_string(),
             "t.csv: needed at least 3 rows (one window), found 2 in rows 2..4 of the file's 4"
         );
+    }
+
+    fn skipped(r: &Recording) -> Vec<(&str, usize, SkipReason)> {
+        r.skipped.iter().map(|s| (s.name.as_str(), s.number, s.reason)).collect()
+    }
+
+    #[test]
+    fn labels_and_flags_are_not_input_channels() {
+        // SKAB's layout: datetime, sensors, then the anomaly and changepoint labels.
+        let text = "datetime;Accel;Flow;anomaly;changepoint\n\
+                    2020-03-09 10:14:33;0.5;32.0;0.0;0.0\n\
+                    2020-03-09 10:14:34;0.6;31.0;0.0;0.0\n\
+                    2020-03-09 10:14:35;0.7;33.0;1.0;1.0\n";
+        let r = ok(text);
+        assert_eq!(r.channels, ["Accel", "Flow"]);
+        assert_eq!(
+            skipped(&r),
+            [
+                ("datetime", 1, SkipReason::Timestamp),
+                ("anomaly", 4, SkipReason::LabelName),
+                ("changepoint", 5, SkipReason::LabelName)
+            ]
+        );
+        assert_eq!(
+            r.column_note().unwrap(),
+            "columns: taken Accel, Flow; left out datetime (the timestamp), anomaly (a label name), \
+             changepoint (a label name): name them in --columns to use them"
+        );
+        // Label names in any case, whatever the values; a 0/1 column under another name.
+        let r = ok("x,Label,Is_Anomaly,valve,z\n1.5,3,7,1,2\n2.5,4,8,0,2\n3.5,5,9,1,2\n");
+        assert_eq!(r.channels, ["x", "z"]);
+        assert_eq!(
+            skipped(&r),
+            [
+                ("Label", 2, SkipReason::LabelName),
+                ("Is_Anomaly", 3, SkipReason::LabelName),
+                ("valve", 4, SkipReason::Binary)
+            ]
+        );
+        // `y` is an axis (x, y, z), taken like any sensor; a `y` of labels holds 0/1 values.
+        assert_eq!(ok("x,y,z\n1.5,3,2\n2.5,4,2\n").channels, ["x", "y", "z"]);
+        assert_eq!(skipped(&ok("x,y\n1.5,0\n2.5,1\n")), [("y", 2, SkipReason::Binary)]);
+        // 0/1 with missing values and `0.0`/`1.0` spellings is still 0/1; a 2 is not.
+        let r = ok("x,f,g\n1,0.0,0\n2,,1\n3,1,2\n");
+        assert_eq!(
+            (r.channels.clone(), skipped(&r)),
+            (vec!["x".to_string(), "g".to_string()], vec![("f", 2, SkipReason::Binary)])
+        );
+        // Only the rows read count, and a single value is too few to call a column 0/1.
+        let o = LoadOptions { rows: Some(RowRange::parse("2:").unwrap()), ..Default::default() };
+        assert_eq!(p("x,f\n1,0\n2,1\n3,5\n", &o).unwrap().channels, ["x", "f"]);
+        assert_eq!(ok("x,f\n1.5,1\n").channels, ["x", "f"]);
+        // Named columns are always taken, and nothing is reported as left out.
+        let r = p(text, &cols(&["Accel", "anomaly", "changepoint"])).unwrap();
+        assert_eq!(r.channels, ["Accel", "anomaly", "changepoint"]);
+        assert_eq!(r.values[2], 0.0);
+        assert!(r.skipped.is_empty() && r.column_note().is_none());
+        // The label column in use is reported as such.
+        let o = LoadOptions { label_column: Some("anomaly".into()), ..Default::default() };
+        let r = p(text, &o).unwrap();
+        assert_eq!(r.skipped[1].reason, SkipReason::LabelColumn);
+        // No column left: the error says which were left out and why.
+        let e = ok_err("t,anomaly,flag,name\n2020-01-01,0,1,pump\n2020-01-02,1,0,pump\n");
+        assert_eq!(
+            e,
+            "t.csv: no numeric feature column (every column was left out: t (the timestamp), \
+             anomaly (a label name), flag (only 0/1 values), name (not numeric); name the columns \
+             to use in --columns); columns: t, anomaly, flag, name"
+        );
+    }
+
+    fn ok_err(text: &str) -> String {
+        p(text, &LoadOptions::default()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn missing_values_are_nan_in_every_row() {
+        // `n/a` in the first row: the column stays, and the NaN error names line 2 exactly as
+        // it names line 3 for the same value one row later.
+        let first = ok_err("a,b,c\n1,n/a,3\n4,5,6\n");
+        let second = ok_err("a,b,c\n1,2,3\n4,n/a,6\n");
+        assert_eq!(
+            first,
+            "t.csv: 1 NaN/Inf/missing value(s) in 1 row(s), the first at line 2, column 2 `b`: `n/a`; \
+             drop such rows explicitly (NanPolicy::DropRows, --drop-nan) or clean the file"
+        );
+        assert_eq!(second, first.replace("line 2", "line 3"));
+        let o = LoadOptions { nan: NanPolicy::DropRows, ..Default::default() };
+        let r = p("a,b,c\n1,n/a,3\n4,5,6\n7,8,9\n", &o).unwrap();
+        assert_eq!(
+            (r.channels.len(), r.values.as_slice(), r.dropped_rows.as_slice()),
+            (3, &[4.0, 5.0, 6.0, 7.0, 8.0, 9.0][..], &[0][..])
+        );
+        // Every marker, in any case and with spaces; the first rows empty.
+        for m in
+            ["", "nan", "NaN", "NA", "na", "N/A", "#N/A", "null", "NULL", "None", "none", "-", "?", " n/a "]
+        {
+            let o = LoadOptions { nan: NanPolicy::Keep, ..Default::default() };
+            let r = p(&format!("a,b\n1,{m}\n2,{m}\n3,4\n"), &o).unwrap();
+            assert_eq!(r.channels, ["a", "b"], "{m:?}");
+            assert!(r.values[1].is_nan() && r.values[3].is_nan() && r.values[5] == 4.0, "{m:?}");
+            assert!(is_missing(m));
+        }
+        assert!(!is_missing("0") && !is_missing("inf") && !is_missing("n/a/x"));
+        // A column of missing values only is numeric: the NaN policy reports it.
+        let e = ok_err("a,b\n1,NA\n2,\n");
+        assert!(
+            e.contains("2 NaN/Inf/missing value(s) in 2 row(s), the first at line 2, column 2 `b`: `NA`"),
+            "{e}"
+        );
+        // Text after missing values is text; a missing timestamp does not hide the date column.
+        let r = ok("when,a,name\n,1,-\n2020-01-01 00:00:01,2,pump\n");
+        assert_eq!(r.channels, ["a"]);
+        assert_eq!(skipped(&r), [("when", 1, SkipReason::Timestamp), ("name", 3, SkipReason::NonNumeric)]);
+        // A number column with text further down is still refused at that line.
+        let e = ok_err("a,b\nn/a,1.5\n2,x\n");
+        assert_eq!(e, "t.csv, line 3, column 2 `b`: expected a number, found `x`");
+    }
+
+    #[test]
+    fn rows_keep_their_lines() {
+        let o = LoadOptions { nan: NanPolicy::DropRows, keep_timestamps: true, ..Default::default() };
+        let r = p("ts,a\n\n2020-01-01,1\n2020-01-02,nan\n\n2020-01-03,3\n", &o).unwrap();
+        assert_eq!(r.lines, Some(vec![3, 6]));
+        assert_eq!((r.line(1), r.line(2)), (Some(6), None));
+        assert_eq!(r.timestamp_column, Some(crate::data::FileColumn { name: "ts".into(), number: 1 }));
+        assert_eq!(r.slice(1..2).lines, Some(vec![6]));
+        assert_eq!(ok("a\n1\n").timestamp_column, None);
+        // pandas' `to_csv` of a datetime index: an unnamed column of dates is the timestamp.
+        let o = LoadOptions { keep_timestamps: true, ..Default::default() };
+        let r = p(",value\n2013-12-02 21:15:00,73.9\n2013-12-02 21:20:00,74.9\n", &o).unwrap();
+        assert_eq!(
+            (r.channels.as_slice(), skipped(&r)),
+            (&["value".to_string()][..], vec![("", 1, SkipReason::Timestamp)])
+        );
+        assert_eq!(r.timestamps.as_ref().map(Vec::len), Some(2));
+        assert_eq!(r.timestamp_column, Some(crate::data::FileColumn { name: String::new(), number: 1 }));
     }
 }

@@ -51,6 +51,14 @@ pub enum DataError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The file is larger than the readers take (or never ends, like `/dev/zero`).
+    #[error("{path}: more than {} GiB, the largest data file read", limit >> 30)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file holds nothing (no bytes, or only blank lines).
     #[error("{path}: empty file, expected a header line and data rows")]
     Empty {
@@ -189,13 +197,14 @@ pub enum DataError {
         /// Why the selection is refused.
         why: &'static str,
     },
-    /// No column was selected (automatic selection found no numeric column, or an empty list).
+    /// No column was selected (the automatic selection left every column out, or an empty
+    /// list).
     #[error("{path}: no numeric feature column ({why}); columns: {available}")]
     NoColumns {
         /// The file.
         path: PathBuf,
-        /// Why.
-        why: &'static str,
+        /// Why: the columns left out and their reasons, or what was asked.
+        why: String,
         /// The columns the file has, comma separated.
         available: String,
     },
@@ -350,7 +359,7 @@ pub enum DataError {
         expected: usize,
     },
     /// Files that do not yield the same channels in the same order.
-    #[error("{path} has channels [{channels}] but {first_path} has [{first_channels}]; every file must have the same channels in the same order")]
+    #[error("{path} has channels [{channels}] but {first_path} has [{first_channels}]; every file must have the same channels in the same order{note}")]
     InconsistentChannels {
         /// The first file.
         first_path: PathBuf,
@@ -360,6 +369,9 @@ pub enum DataError {
         path: PathBuf,
         /// Its channels, comma separated.
         channels: String,
+        /// Why, when the automatic column selection left out of one file a column it took
+        /// in the other (`; the automatic column selection left out of ...`); else empty.
+        note: Box<str>,
     },
     /// A bad argument to windowing, splitting or statistics (zero window, fraction out of range).
     #[error("{0}")]

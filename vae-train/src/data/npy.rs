@@ -8,14 +8,16 @@
 
 use super::error::{join, DataError, Position};
 use super::rows::{finish, Table};
-use super::{LoadOptions, Recording};
+use super::{LoadOptions, Recording, SkipReason, SkippedColumn};
 use std::path::{Path, PathBuf};
 
 /// The magic string every `.npy` file starts with.
 pub const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Parses a `.npy` file's bytes into a recording. Channels are `col0`, `col1`, ... or the file
-/// stem for a single column; `opts.columns` and `opts.label_column` choose among them.
+/// stem for a single column; `opts.columns` and `opts.label_column` choose among them. The
+/// names are made up, so no column is left out for its name: by default every column but the
+/// label column is taken.
 pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording, DataError> {
     let arr = read_array(bytes, path)?;
     let names: Vec<String> = if arr.cols == 1 {
@@ -29,9 +31,9 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
         column: name.to_string(),
         available: join(&names),
     };
-    let (features, label) = select(&names, opts, path, &missing)?;
+    let sel = select(&names, opts, path, &missing, false)?;
     let col = |i: usize| Column { name: names[i].clone(), array: &arr, col: i };
-    build(path, features.into_iter().map(col).collect(), label.map(col), arr.rows, opts)
+    build(path, sel.features.into_iter().map(col).collect(), sel.label.map(col), arr.rows, opts, sel.skipped)
 }
 
 /// Element types the reader converts.
@@ -428,25 +430,57 @@ impl Lexer<'_> {
     }
 }
 
-/// Picks feature and label indices among `names` by `opts.columns` and `opts.label_column`
-/// (all but the label when no columns are given). Shared by `.npy` columns and `.npz` arrays.
+/// The columns [`select`] picked.
+pub(crate) struct Selection {
+    /// Feature indices, in channel order.
+    pub features: Vec<usize>,
+    /// The label index.
+    pub label: Option<usize>,
+    /// What the automatic selection left out.
+    pub skipped: Vec<SkippedColumn>,
+}
+
+/// Picks feature and label indices among `names` by `opts.columns` and `opts.label_column`;
+/// when no columns are given, all but the label and, with `label_names`, those named like a
+/// label ([`LABEL_NAMES`](super::LABEL_NAMES)). Shared by `.npy` columns and `.npz` arrays.
 pub(crate) fn select(
     names: &[String],
     opts: &LoadOptions,
     path: &Path,
     missing: &dyn Fn(&str) -> DataError,
-) -> Result<(Vec<usize>, Option<usize>), DataError> {
+    label_names: bool,
+) -> Result<Selection, DataError> {
     let find = |name: &str| names.iter().position(|n| n.trim() == name.trim()).ok_or_else(|| missing(name));
     let label = opts.label_column.as_deref().map(find).transpose()?;
+    let mut skipped = Vec::new();
     let features: Vec<usize> = match &opts.columns {
         Some(cols) => super::pick_columns(cols, label, path, find)?,
-        None => (0..names.len()).filter(|&i| Some(i) != label).collect(),
+        None => {
+            let mut out = Vec::with_capacity(names.len());
+            for (i, n) in names.iter().enumerate() {
+                let reason = if Some(i) == label {
+                    SkipReason::LabelColumn
+                } else if label_names && super::is_label_name(n) {
+                    SkipReason::LabelName
+                } else {
+                    out.push(i);
+                    continue;
+                };
+                skipped.push(SkippedColumn { name: n.clone(), number: i + 1, reason });
+            }
+            out
+        }
     };
     if features.is_empty() {
-        let why = if opts.columns.is_some() { "the column list is empty" } else { "only the label column" };
+        let why = if opts.columns.is_some() {
+            "the column list is empty".to_string()
+        } else {
+            let left: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+            format!("every column was left out: {}; name the columns to use", left.join(", "))
+        };
         return Err(DataError::NoColumns { path: path.to_path_buf(), why, available: join(names) });
     }
-    Ok((features, label))
+    Ok(Selection { features, label, skipped })
 }
 
 /// One column of an array, named as a channel.
@@ -463,6 +497,7 @@ pub(crate) fn build(
     label: Option<Column<'_>>,
     rows: usize,
     opts: &LoadOptions,
+    skipped: Vec<SkippedColumn>,
 ) -> Result<Recording, DataError> {
     let range = match &opts.rows {
         Some(r) => r.resolve(rows, path)?,
@@ -499,6 +534,9 @@ pub(crate) fn build(
         values,
         labels,
         timestamps: None,
+        timestamp_column: None,
+        lines: None,
+        skipped,
         first_row: range.start,
         file_rows: rows,
     };

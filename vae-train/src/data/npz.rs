@@ -9,8 +9,10 @@ use super::{LoadOptions, Recording};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-/// Parses a `.npz` archive's bytes into a recording; `opts.columns` names the arrays (all of
-/// them, in archive order, when `None`) and `opts.label_column` an array of 0/1 labels.
+/// Parses a `.npz` archive's bytes into a recording; `opts.columns` names the arrays (when
+/// `None`, all of them in archive order but the label array and those named like a label,
+/// [`LABEL_NAMES`](super::LABEL_NAMES), such as `label`) and `opts.label_column` an array of 0/1
+/// labels.
 pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording, DataError> {
     if bytes.is_empty() {
         return Err(DataError::Empty { path: path.to_path_buf() });
@@ -27,11 +29,12 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
     if keys.is_empty() && opts.columns.is_none() {
         return Err(DataError::NoColumns {
             path: path.to_path_buf(),
-            why: "the archive holds no .npy arrays",
+            why: "the archive holds no .npy arrays".to_string(),
             available: join(&keys),
         });
     }
-    let (features, label) = select(&keys, opts, path, &missing)?;
+    let sel = select(&keys, opts, path, &missing, true)?;
+    let (features, label) = (sel.features, sel.label);
 
     // Read the members first: the arrays borrow their bytes.
     let wanted: Vec<usize> = features.iter().copied().chain(label).collect();
@@ -86,7 +89,7 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
         },
     };
     let n = rows.map_or(0, |(n, _)| n);
-    build(path, columns, label, n, opts)
+    build(path, columns, label, n, opts, sel.skipped)
 }
 
 /// Every array must have the first one's number of rows.
@@ -161,6 +164,36 @@ pub(crate) mod tests {
             let r = p(&z, &LoadOptions::default()).unwrap();
             assert_eq!(r.channels, ["DE", "FE"]);
         }
+    }
+
+    #[test]
+    fn label_arrays_are_not_channels_unless_named() {
+        use crate::data::{SkipReason, SkippedColumn};
+        let z = zip_bytes(
+            &[("DE.npy", col(&[1., 0.])), ("Label.npy", col(&[0., 1.])), ("FE.npy", col(&[3., 4.]))],
+            false,
+        );
+        let r = p(&z, &LoadOptions::default()).unwrap();
+        assert_eq!(r.channels, ["DE", "FE"]);
+        assert_eq!(
+            r.skipped,
+            [SkippedColumn { name: "Label".into(), number: 2, reason: SkipReason::LabelName }]
+        );
+        assert_eq!(p(&z, &cols(&["Label", "DE"])).unwrap().channels, ["Label", "DE"]);
+        let o = LoadOptions { label_column: Some("DE".into()), ..Default::default() };
+        let r = p(&z, &o).unwrap();
+        assert_eq!(r.channels, ["FE"]);
+        assert_eq!(
+            r.skipped.iter().map(|s| s.reason).collect::<Vec<_>>(),
+            [SkipReason::LabelColumn, SkipReason::LabelName]
+        );
+        let z = zip_bytes(&[("anomaly.npy", col(&[0., 1.]))], false);
+        let e = p(&z, &LoadOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n.npz: no numeric feature column (every column was left out: anomaly (a label name); \
+             name the columns to use); columns: anomaly"
+        );
     }
 
     #[test]

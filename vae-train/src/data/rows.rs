@@ -2,7 +2,7 @@
 //! afterwards: the NaN policy and the minimum row count.
 
 use super::error::{DataError, Position};
-use super::{LoadOptions, NanPolicy, Recording};
+use super::{FileColumn, LoadOptions, NanPolicy, Recording, SkippedColumn};
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -197,6 +197,12 @@ pub(crate) struct Table {
     pub values: Vec<f32>,
     pub labels: Option<Vec<bool>>,
     pub timestamps: Option<Vec<String>>,
+    /// The column of `timestamps`.
+    pub timestamp_column: Option<FileColumn>,
+    /// 1-based line of every row (text files).
+    pub lines: Option<Vec<usize>>,
+    /// Columns the automatic selection left out.
+    pub skipped: Vec<SkippedColumn>,
     /// File row of the first row (the range's start).
     pub first_row: usize,
     /// Rows in the file, before the range.
@@ -236,6 +242,9 @@ pub(crate) fn finish(
         labels: t.labels,
         timestamps: t.timestamps,
         dropped_rows: Vec::new(),
+        lines: t.lines,
+        timestamp_column: t.timestamp_column,
+        skipped: t.skipped,
     };
     if let Some((r, ch)) = first {
         match opts.nan {
@@ -298,6 +307,13 @@ fn drop_rows(rec: &mut Recording, bad: &[usize], c: usize) {
     if let Some(ts) = &mut rec.timestamps {
         let mut i = 0;
         ts.retain(|_| {
+            i += 1;
+            keep.get(i - 1).copied().unwrap_or(true)
+        });
+    }
+    if let Some(lines) = &mut rec.lines {
+        let mut i = 0;
+        lines.retain(|_| {
             i += 1;
             keep.get(i - 1).copied().unwrap_or(true)
         });

@@ -41,6 +41,7 @@ impl Stats {
                     first_channels: join(&first.channels),
                     path: r.path.clone(),
                     channels: join(&r.channels),
+                    note: Box::default(),
                 });
             }
             if let Some(i) = r.values.iter().position(|v| !v.is_finite()) {

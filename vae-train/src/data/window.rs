@@ -92,6 +92,7 @@ pub fn windows_of(recs: &[Recording], window: usize, hop: usize) -> Result<Windo
                 first_channels: join(&first.channels),
                 path: r.path.clone(),
                 channels: join(&r.channels),
+                note: Box::default(),
             });
         }
     }

@@ -5,6 +5,11 @@
 //! Scores are `f32` and may be `+inf` (an overflowed window ranks above every finite score);
 //! windows without a score (NaN/Inf input) are left out by the caller. A window is flagged
 //! when its score is *above* the threshold, as on the device.
+//!
+//! An undefined metric is `None` (JSON `null`, `n/a` in text), never a made-up 0: without an
+//! anomalous window, ROC-AUC, PR-AUC, best F1, recall and F1 are undefined; with nothing
+//! flagged, precision is (0/0). F1 is 2 tp / (2 tp + fp + fn): with anomalous windows and
+//! nothing flagged it is 0 (every anomalous window missed), a real score.
 
 use serde::Serialize;
 
@@ -49,6 +54,22 @@ impl Confusion {
     /// 2 tp / (2 tp + fp + fn); 0 when there is nothing to find and nothing flagged.
     pub fn f1(&self) -> f64 {
         ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_)
+    }
+
+    /// Precision, `None` when nothing is flagged (0/0).
+    pub fn precision_defined(&self) -> Option<f64> {
+        (self.tp + self.fp > 0).then(|| self.precision())
+    }
+
+    /// Recall, `None` when there is no anomalous window (0/0).
+    pub fn recall_defined(&self) -> Option<f64> {
+        (self.tp + self.fn_ > 0).then(|| self.recall())
+    }
+
+    /// F1, `None` when there is no anomalous window (nothing to find: only false alarms or
+    /// nothing at all); 0 when there is one and nothing is flagged.
+    pub fn f1_defined(&self) -> Option<f64> {
+        (self.tp + self.fn_ > 0).then(|| self.f1())
     }
 }
 
@@ -205,17 +226,17 @@ pub struct Metrics {
     pub best_f1_threshold: Option<f32>,
     /// The threshold of the F1, precision and recall below (the model's calibrated one).
     pub threshold: Option<f32>,
-    /// F1 at `threshold`.
+    /// F1 at `threshold` (`None` without a threshold or an anomalous window).
     pub f1: Option<f64>,
-    /// Precision at `threshold`.
+    /// Precision at `threshold` (`None` without a threshold or a flagged window).
     pub precision: Option<f64>,
-    /// Recall at `threshold`.
+    /// Recall at `threshold` (`None` without a threshold or an anomalous window).
     pub recall: Option<f64>,
 }
 
 impl Metrics {
     /// The metrics of `scores` against `labels`, with F1, precision and recall at
-    /// `threshold` when one is given. NaN scores are left out.
+    /// `threshold` when one is given and they are defined. NaN scores are left out.
     pub fn of(scores: &[f32], labels: &[bool], threshold: Option<f32>) -> Self {
         let (s, l): (Vec<f32>, Vec<bool>) =
             scores.iter().zip(labels).filter(|(s, _)| !s.is_nan()).map(|(&s, &l)| (s, l)).unzip();
@@ -229,9 +250,9 @@ impl Metrics {
             best_f1: best.map(|b| b.f1),
             best_f1_threshold: best.map(|b| b.threshold),
             threshold,
-            f1: at.map(|c| c.f1()),
-            precision: at.map(|c| c.precision()),
-            recall: at.map(|c| c.recall()),
+            f1: at.and_then(|c| c.f1_defined()),
+            precision: at.and_then(|c| c.precision_defined()),
+            recall: at.and_then(|c| c.recall_defined()),
         }
     }
 

@@ -26,9 +26,10 @@ pub use labels::{EvalError, LabelSource, LabelWindows, Stamp};
 pub use metrics::Metrics;
 
 use crate::cli::EvalArgs;
-use crate::data::{self, LoadOptions, NanPolicy, Recording, RowRange};
+use crate::data::{self, LoadOptions, NanPolicy, Recording};
 use crate::error::Error;
 use crate::model::OwnedModel;
+use crate::output;
 use crate::scoring;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -226,9 +227,15 @@ pub fn evaluate(
     });
     let invalid_windows = out.iter().filter(|w| w.score.is_none()).count();
     if metrics.anomalous_windows == 0 {
-        notes.push("no anomalous window: ROC-AUC, PR-AUC and F1 are undefined".into());
+        notes.push("no anomalous window: ROC-AUC, PR-AUC, best F1, F1 and recall are undefined".into());
     } else if metrics.anomalous_windows == metrics.windows {
         notes.push("every window is anomalous: ROC-AUC is undefined".into());
+    }
+    if threshold.is_some() && metrics.windows > 0 && metrics.precision.is_none() {
+        notes.push(
+            "no window is above the threshold: precision is undefined (F1 and recall are 0 when there are anomalous windows)"
+                .into(),
+        );
     }
     if invalid_windows > 0 {
         notes.push(format!(
@@ -395,6 +402,10 @@ pub fn write_report(e: &Evaluation, dir: &std::path::Path) -> Result<PathBuf, Er
 
 /// `vae-train eval`.
 pub fn run(a: &EvalArgs) -> Result<(), Error> {
+    crate::cli::check_options(a.kind.as_deref(), a.samples)?;
+    if let Some(dir) = &a.report {
+        check_report_dir(dir, a)?;
+    }
     let model = OwnedModel::load(&a.model)?;
     let source = a.label_source()?;
     let opts = a.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
@@ -403,29 +414,41 @@ pub fn run(a: &EvalArgs) -> Result<(), Error> {
     let train = if a.train.is_empty() {
         None
     } else {
-        let topts = LoadOptions {
-            rows: a.train_rows.as_deref().map(RowRange::parse).transpose()?,
-            nan: NanPolicy::DropRows,
-            label_column: None,
-            ..opts.clone()
-        };
+        let topts =
+            LoadOptions { rows: a.train_rows, nan: NanPolicy::DropRows, label_column: None, ..opts.clone() };
         Some(data::load(&a.train, &topts)?)
     };
     let e = evaluate(&model, &recs, config, train.as_deref())?;
     if let Some(dir) = &a.report {
         let path = write_report(&e, dir)?;
         if !a.json {
-            println!("wrote {}", path.display());
+            output::println(&format!("wrote {}", path.display()))?;
         }
     }
     if a.json {
         let text = serde_json::to_string_pretty(&e.summary())
-            .map_err(|err| Error::Usage(format!("cannot write the JSON summary: {err}")))?;
-        println!("{text}");
+            .map_err(|err| Error::Input(format!("cannot write the JSON summary: {err}")))?;
+        output::println(&text)
     } else {
-        print!("{}", text_summary(&e));
+        output::print(&text_summary(&e))
     }
-    Ok(())
+}
+
+/// The report directory follows the clobber rule of [`crate::output`] for each file it gets.
+fn check_report_dir(dir: &std::path::Path, a: &EvalArgs) -> Result<(), Error> {
+    match output::Existing::at(dir) {
+        output::Existing::Nothing => Ok(()),
+        output::Existing::Directory => {
+            let mut inputs: Vec<&std::path::Path> =
+                a.data.iter().chain(&a.normal).chain(&a.anomalous).map(PathBuf::as_path).collect();
+            inputs.push(&a.model);
+            for name in report::FILES {
+                output::check(&dir.join(name), a.force, &inputs)?;
+            }
+            Ok(())
+        }
+        _ => Err(Error::Output(format!("{}: is a file, expected a directory for the report", dir.display()))),
+    }
 }
 
 /// The human-readable summary `eval` prints.

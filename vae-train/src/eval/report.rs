@@ -6,6 +6,9 @@ use crate::error::Error;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The files [`write`] writes into its directory.
+pub const FILES: [&str; 5] = ["report.md", "scores.png", "histogram.png", "roc.png", "windows.csv"];
+
 /// Writes `report.md`, `scores.png`, `histogram.png`, `roc.png` and `windows.csv` into `dir`
 /// (created if needed). A plot that cannot be drawn (e.g. no font for its text) is named in
 /// the report instead of failing the whole report.

@@ -116,7 +116,10 @@ pub fn train_with<D: Device<f32>>(
         let mut sums = LossSums::default();
         for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
             if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-                return Err(TrainError::Interrupted { epoch, state: state_file });
+                // Point at the state only when one was written: a run stopped in its
+                // first epoch has nothing to resume.
+                let state = state_file.filter(|p| p.exists());
+                return Err(TrainError::Interrupted { epoch, state });
             }
             gather_columns(train, x, rows, &mut cols);
             let xb = dev.tensor_from_vec(std::mem::take(&mut cols), (x, rows.len()));

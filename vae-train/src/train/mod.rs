@@ -263,12 +263,13 @@ pub enum TrainError {
     /// The stop flag was raised; the state file (if any) holds the last completed epoch.
     #[error("training interrupted in epoch {epoch}; {}", match .state {
         Some(p) => format!("resume from {}", p.display()),
-        None => "no checkpoint was configured, nothing was saved".to_string(),
+        None => "no epoch had finished, so nothing was saved to resume from: run it again".to_string(),
     })]
     Interrupted {
         /// 1-based epoch in progress.
         epoch: usize,
-        /// The resume state holding the last completed epoch.
+        /// The resume state holding the last completed epoch (`None`: none was written, as
+        /// when the run stopped in its first epoch or had no checkpoint).
         state: Option<PathBuf>,
     },
     /// The compute device failed (e.g. CUDA initialisation).

@@ -106,8 +106,17 @@ impl CsvLog {
             text.push_str(&row(s));
         }
         let io = |source| TrainError::Io { path: path.to_path_buf(), source };
-        atomic::write(path, text.as_bytes()).map_err(io)?;
-        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        let file = if special {
+            // A FIFO or device (`--log /dev/null`): opened once and written in place, so a
+            // reader of a named pipe sees one stream rather than an end after the header.
+            let mut f = OpenOptions::new().write(true).open(path).map_err(io)?;
+            f.write_all(text.as_bytes()).and_then(|()| f.flush()).map_err(io)?;
+            f
+        } else {
+            atomic::write(path, text.as_bytes()).map_err(io)?;
+            OpenOptions::new().append(true).open(path).map_err(io)?
+        };
         Ok(Self { out: Some((path.to_path_buf(), file)) })
     }
 
