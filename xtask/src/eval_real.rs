@@ -335,7 +335,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Trains with `vae-train fit` (the command line's own code) and returns the model.
+/// Trains with `vae-train fit`'s options through the pipeline and returns the model.
 fn fit(
     data: &Path,
     rows: &str,
@@ -352,12 +352,17 @@ fn fit(
     args.extend(with_overrides(&options, run.overrides));
     args.extend(["--quiet".to_string(), "--force".to_string(), "--out".to_string(), path(out)?]);
     let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&args).map_err(|e| e.to_string())?;
-    match cli.command {
-        vae_train::cli::Command::Fit(a) => {
-            vae_train::cli::fit_model(&a).map(|f| f.model).map_err(|e| format!("fit {}: {e}", data.display()))
-        }
-        _ => Err("internal: not a fit command".into()),
-    }
+    let vae_train::cli::Command::Fit(a) = cli.command else {
+        return Err("internal: not a fit command".into());
+    };
+    let fitted = (|| {
+        let plan = a.plan()?;
+        let recordings = a.load()?;
+        let fitted = vae_train::pipeline::fit(&recordings, &plan, None, &mut |l| eprintln!("{l}"))?;
+        fitted.model.save(out)?;
+        Ok::<_, vae_train::Error>(fitted)
+    })();
+    fitted.map(|f| f.model).map_err(|e| format!("fit {}: {e}", data.display()))
 }
 
 /// `options` (pairs of option and value) with each option of `overrides` replaced by, or

@@ -5,28 +5,51 @@
 //!   pass when cargo-fuzz is installed.
 //! * `demo`: the end-to-end demo (simulated machine -> train -> firmware in QEMU -> table).
 //! * `eval-real`: train and evaluate on SKAB, NAB and CWRU (`../shared/data`), one table.
+//! * `doctor`: only the check the firmware tasks run first (see [`toolchain`]): the target and
+//!   components of `rust-toolchain.toml` and QEMU, installed when missing.
+//!
+//! `test`, `demo`, `bench-device` and `qemu` first make sure the active toolchain has the
+//! target and components `rust-toolchain.toml` lists and that QEMU is installed, installing
+//! what is missing or stopping at once with the exact command to run.
 
 mod bench_device;
 mod demo;
 mod eval_real;
 mod run_qemu;
+mod toolchain;
 
 use std::process::{Command, ExitCode};
+pub use toolchain::ensure_qemu;
+use toolchain::Needs;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("test") => test(),
-        Some("demo") => demo(&args[1..]),
-        Some("eval-real") => eval_real::run(&args[1..]),
-        Some("bench-device") => bench_device::run(),
-        Some("qemu") => match run_qemu::run(&args[1..]) {
+    let task = args.first().map(String::as_str);
+    // What the task needs is checked (and installed) before anything is built.
+    let needs = match task {
+        Some("test" | "demo" | "bench-device" | "qemu" | "doctor") => Some(Needs::FIRMWARE),
+        _ => None,
+    };
+    let checked = needs.map(toolchain::ensure).transpose();
+    let result = match (task, checked) {
+        (_, Err(e)) => Err(e),
+        (Some("doctor"), Ok(found)) => {
+            for line in found.map(|f| f.lines).unwrap_or_default() {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        (Some("test"), _) => test(),
+        (Some("demo"), _) => demo(&args[1..]),
+        (Some("eval-real"), _) => eval_real::run(&args[1..]),
+        (Some("bench-device"), _) => bench_device::run(),
+        (Some("qemu"), _) => match run_qemu::run(&args[1..]) {
             Ok(0) => Ok(()),
             Ok(status) => return ExitCode::from(u8::try_from(status).unwrap_or(1)),
             Err(e) => Err(e),
         },
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench-device|eval-real>\n  test          run every test (host, no_std build, firmware in QEMU)\n  demo          train on a simulated machine and score it on the emulated device\n  bench-device  instructions per scored window and flash/RAM of the firmware\n  eval-real     train and evaluate on the real data sets of ../shared/data, print the table");
+            eprintln!("usage: cargo xtask <test|demo|bench-device|eval-real|doctor>\n  test          run every test (host, no_std build, firmware in QEMU)\n  demo          train on a simulated machine and score it on the emulated device\n  bench-device  instructions per scored window and flash/RAM of the firmware\n  eval-real     train and evaluate on the real data sets of ../shared/data, print the table\n  doctor        check (and install) the firmware target, the components of rust-toolchain.toml and QEMU");
             return ExitCode::from(2);
         }
     };
@@ -59,31 +82,8 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     run("cargo", args, &[])
 }
 
-/// Makes sure `qemu-system-arm` is installed: installs the Debian package when running as
-/// root with apt, otherwise says exactly what to install.
-pub fn ensure_qemu() -> Result<(), String> {
-    if Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        return Ok(());
-    }
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    let apt = Command::new("apt-get").arg("--version").output().is_ok();
-    if root && apt {
-        eprintln!("qemu-system-arm is missing: installing the Debian package");
-        run("apt-get", &["update", "-q"], &[])?;
-        run(
-            "apt-get",
-            &["install", "-y", "-q", "qemu-system-arm"],
-            &[("DEBIAN_FRONTEND", "noninteractive")],
-        )?;
-        return Ok(());
-    }
-    Err("qemu-system-arm is not installed: install it (Debian/Ubuntu: `sudo apt-get install qemu-system-arm`, \
-         macOS: `brew install qemu`) and run again"
-        .into())
-}
-
+/// `cargo xtask test`; [`toolchain::ensure`] has run first.
 fn test() -> Result<(), String> {
-    ensure_qemu()?;
     // Host crates: unit, property, integration and end-to-end tests (the e2e tests build the
     // firmware and run it in QEMU). They include the reliability tests: the bad-input corpus
     // through the CLI, SIGKILL/resume, divergence, atomic writes, the fuzz corpus replay

@@ -24,12 +24,11 @@ mod report;
 
 pub use labels::{EvalError, LabelSource, LabelWindows, Stamp};
 pub use metrics::Metrics;
+pub use report::FILES as REPORT_FILES;
 
-use crate::cli::EvalArgs;
-use crate::data::{self, LoadOptions, NanPolicy, Recording};
+use crate::data::{self, Recording};
 use crate::error::Error;
 use crate::model::OwnedModel;
-use crate::output;
 use crate::scoring;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -124,32 +123,70 @@ pub fn evaluate(
     pca_train: Option<&[Recording]>,
 ) -> Result<Evaluation, Error> {
     let meta = &model.meta;
-    let (window, hop) = (meta.window, meta.hop);
     for r in recordings {
-        if r.channels != meta.channels {
-            return Err(Error::Usage(format!(
-                "{}: columns {:?} do not match the model's channels {:?}",
-                r.path.display(),
-                r.channels,
-                meta.channels
-            )));
-        }
+        check_channels(model, r)?;
         if r.labels.is_none() {
-            return Err(Error::Usage(format!("{}: no labels to evaluate against", r.path.display())));
+            return Err(Error::Input(format!("{}: no labels to evaluate against", r.path.display())));
         }
-        if r.rows() < window {
-            return Err(EvalError::NoWindows { path: r.path.clone(), rows: r.rows(), window }.into());
+        if r.rows() < meta.window {
+            return Err(
+                EvalError::NoWindows { path: r.path.clone(), rows: r.rows(), window: meta.window }.into()
+            );
         }
     }
     let mut recs = recordings.to_vec();
     scoring::normalise(model, &mut recs);
-    let windows = data::windows_of(&recs, window, hop)?;
+    let windows = data::windows_of(&recs, meta.window, meta.hop)?;
     let labels = windows
         .labels(&recs)
-        .ok_or_else(|| Error::Usage("a recording has no labels to evaluate against".into()))?;
+        .ok_or_else(|| Error::Input("a recording has no labels to evaluate against".into()))?;
     let scored = scoring::score_windows(model, &windows, config)?;
-
     let mut notes = Vec::new();
+    let threshold = decision_threshold(model, config, &mut notes);
+    let pca = match pca_train {
+        Some(train) => pca_reference(model, train, windows.width, &mut notes)?,
+        None => None,
+    };
+    let threshold_t = threshold.and_then(|t| vae_core::Threshold::new(t).ok());
+    let out: Vec<EvalWindow> = scored
+        .iter()
+        .zip(&labels)
+        .zip(windows.iter())
+        .map(|((s, &label), x)| {
+            let valid = s.smoothed.is_some();
+            EvalWindow {
+                recording: s.recording,
+                start: s.start,
+                file_row: recs[s.recording].file_row(s.start),
+                label,
+                outcome: s.outcome,
+                score: s.smoothed,
+                decision: threshold_t
+                    .map_or(if valid { Decision::Normal } else { Decision::Invalid }, |t| s.decide(&t)),
+                no_training: if valid { baselines::no_training(x) } else { f32::NAN },
+                pca: pca.as_ref().map(|p| if valid { p.error(x) } else { f32::NAN }),
+            }
+        })
+        .collect();
+    Ok(summarise(model, config, threshold, &recs, out, pca.as_ref().map(baselines::Pca::components), notes))
+}
+
+/// Refuses a recording whose channels are not the model's.
+fn check_channels(model: &OwnedModel, r: &Recording) -> Result<(), Error> {
+    if r.channels != model.meta.channels {
+        return Err(Error::Input(format!(
+            "{}: columns {:?} do not match the model's channels {:?}",
+            r.path.display(),
+            r.channels,
+            model.meta.channels
+        )));
+    }
+    Ok(())
+}
+
+/// The model's decision threshold when `config` is the score it was calibrated for.
+fn decision_threshold(model: &OwnedModel, config: ScoreConfig, notes: &mut Vec<String>) -> Option<f32> {
+    let meta = &model.meta;
     let threshold = if config == meta.score {
         model.thresholds.first().map(|c| c.threshold)
     } else {
@@ -165,84 +202,54 @@ pub fn evaluate(
     if threshold.is_none() && model.thresholds.is_empty() {
         notes.push("the model has no calibrated threshold".into());
     }
-    let threshold_t = threshold.and_then(|t| vae_core::Threshold::new(t).ok());
+    threshold
+}
 
-    let (pca, pca_components) = match pca_train {
-        Some(train) => {
-            let mut t = train.to_vec();
-            for r in &t {
-                if r.channels != meta.channels {
-                    return Err(Error::Usage(format!(
-                        "{}: columns {:?} do not match the model's channels {:?}",
-                        r.path.display(),
-                        r.channels,
-                        meta.channels
-                    )));
-                }
-            }
-            scoring::normalise(model, &mut t);
-            let tw = data::windows_of(&t, window, hop)?;
-            let clean: Vec<f32> =
-                tw.iter().filter(|w| w.iter().all(|v| v.is_finite())).flatten().copied().collect();
-            match baselines::Pca::fit(&clean, windows.width, model.net.latent_len()) {
-                Some(p) => {
-                    let k = p.components();
-                    (Some(p), k)
-                }
-                None => {
-                    notes.push("no training window for the PCA reference".into());
-                    (None, 0)
-                }
-            }
-        }
-        None => (None, 0),
-    };
-
-    let mut out = Vec::with_capacity(scored.len());
-    for ((s, &label), x) in scored.iter().zip(&labels).zip(windows.iter()) {
-        let rec = &recs[s.recording];
-        let valid = s.smoothed.is_some();
-        out.push(EvalWindow {
-            recording: s.recording,
-            start: s.start,
-            file_row: rec.file_row(s.start),
-            label,
-            outcome: s.outcome,
-            score: s.smoothed,
-            decision: threshold_t
-                .map_or(if valid { Decision::Normal } else { Decision::Invalid }, |t| s.decide(&t)),
-            no_training: if valid { baselines::no_training(x) } else { f32::NAN },
-            pca: pca.as_ref().map(|p| if valid { p.error(x) } else { f32::NAN }),
-        });
+/// The PCA reference fitted on the finite training windows (`None`, noted, when there is
+/// none).
+fn pca_reference(
+    model: &OwnedModel,
+    train: &[Recording],
+    width: usize,
+    notes: &mut Vec<String>,
+) -> Result<Option<baselines::Pca>, Error> {
+    let mut t = train.to_vec();
+    for r in &t {
+        check_channels(model, r)?;
     }
+    scoring::normalise(model, &mut t);
+    let tw = data::windows_of(&t, model.meta.window, model.meta.hop)?;
+    let clean: Vec<f32> = tw.iter().filter(|w| w.iter().all(|v| v.is_finite())).flatten().copied().collect();
+    let pca = baselines::Pca::fit(&clean, width, model.net.latent_len());
+    if pca.is_none() {
+        notes.push("no training window for the PCA reference".into());
+    }
+    Ok(pca)
+}
 
+/// The metrics of every scorer, per-recording counts and the notes on what is undefined.
+fn summarise(
+    model: &OwnedModel,
+    config: ScoreConfig,
+    threshold: Option<f32>,
+    recs: &[Recording],
+    out: Vec<EvalWindow>,
+    pca_components: Option<usize>,
+    mut notes: Vec<String>,
+) -> Evaluation {
+    let meta = &model.meta;
     let model_scores: Vec<f32> = out.iter().map(|w| w.score.unwrap_or(f32::NAN)).collect();
     let labels: Vec<bool> = out.iter().map(|w| w.label).collect();
     let valid_labels: Vec<bool> = out.iter().filter(|w| w.score.is_some()).map(|w| w.label).collect();
     let metrics = Metrics::of(&model_scores, &labels, threshold);
     let nt: Vec<f32> = out.iter().map(|w| w.no_training).collect();
-    let pca_metrics = pca.as_ref().map(|_| {
+    let pca_metrics = pca_components.map(|_| {
         let s: Vec<f32> = out.iter().map(|w| w.pca.unwrap_or(f32::NAN)).collect();
         Metrics::of(&s, &labels, None)
     });
     let invalid_windows = out.iter().filter(|w| w.score.is_none()).count();
-    if metrics.anomalous_windows == 0 {
-        notes.push("no anomalous window: ROC-AUC, PR-AUC, best F1, F1 and recall are undefined".into());
-    } else if metrics.anomalous_windows == metrics.windows {
-        notes.push("every window is anomalous: ROC-AUC is undefined".into());
-    }
-    if threshold.is_some() && metrics.windows > 0 && metrics.precision.is_none() {
-        notes.push(
-            "no window is above the threshold: precision is undefined (F1 and recall are 0 when there are anomalous windows)"
-                .into(),
-        );
-    }
-    if invalid_windows > 0 {
-        notes.push(format!(
-            "{invalid_windows} window(s) hold NaN/Inf samples: not scored, left out of every metric"
-        ));
-    }
-    let recordings_info = recs
+    undefined_notes(&metrics, threshold.is_some(), invalid_windows, &mut notes);
+    let recordings = recs
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -257,23 +264,43 @@ pub fn evaluate(
             }
         })
         .collect();
-    Ok(Evaluation {
+    Evaluation {
         model_name: meta.name.clone(),
         transform: meta.transform,
         smoothing: meta.transform.smoothing,
         config,
         threshold,
         channels: meta.channels.clone(),
-        recordings: recordings_info,
+        recordings,
         windows: out,
         metrics,
         flag_all: Metrics::flag_all(&valid_labels),
         no_training: Metrics::of(&nt, &labels, None),
         pca: pca_metrics,
-        pca_components,
+        pca_components: pca_components.unwrap_or(0),
         invalid_windows,
         notes,
-    })
+    }
+}
+
+/// Notes on the metrics that are undefined for these windows.
+fn undefined_notes(metrics: &Metrics, thresholded: bool, invalid_windows: usize, notes: &mut Vec<String>) {
+    if metrics.anomalous_windows == 0 {
+        notes.push("no anomalous window: ROC-AUC, PR-AUC, best F1, F1 and recall are undefined".into());
+    } else if metrics.anomalous_windows == metrics.windows {
+        notes.push("every window is anomalous: ROC-AUC is undefined".into());
+    }
+    if thresholded && metrics.windows > 0 && metrics.precision.is_none() {
+        notes.push(
+            "no window is above the threshold: precision is undefined (F1 and recall are 0 when there are anomalous windows)"
+                .into(),
+        );
+    }
+    if invalid_windows > 0 {
+        notes.push(format!(
+            "{invalid_windows} window(s) hold NaN/Inf samples: not scored, left out of every metric"
+        ));
+    }
 }
 
 /// The reference scorers' metrics.
@@ -398,57 +425,6 @@ pub fn fmt(v: Option<f64>) -> String {
 /// into `dir`; returns the path of `report.md`.
 pub fn write_report(e: &Evaluation, dir: &std::path::Path) -> Result<PathBuf, Error> {
     report::write(e, dir)
-}
-
-/// `vae-train eval`.
-pub fn run(a: &EvalArgs) -> Result<(), Error> {
-    crate::cli::check_options(a.kind.as_deref(), a.samples)?;
-    if let Some(dir) = &a.report {
-        check_report_dir(dir, a)?;
-    }
-    let model = OwnedModel::load(&a.model)?;
-    let source = a.label_source()?;
-    let opts = a.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
-    let recs = source.load(&opts)?;
-    let config = crate::cli::score_config(model.meta.score, a.kind.as_deref(), a.samples)?;
-    let train = if a.train.is_empty() {
-        None
-    } else {
-        let topts =
-            LoadOptions { rows: a.train_rows, nan: NanPolicy::DropRows, label_column: None, ..opts.clone() };
-        Some(data::load(&a.train, &topts)?)
-    };
-    let e = evaluate(&model, &recs, config, train.as_deref())?;
-    if let Some(dir) = &a.report {
-        let path = write_report(&e, dir)?;
-        if !a.json {
-            output::println(&format!("wrote {}", path.display()))?;
-        }
-    }
-    if a.json {
-        let text = serde_json::to_string_pretty(&e.summary())
-            .map_err(|err| Error::Input(format!("cannot write the JSON summary: {err}")))?;
-        output::println(&text)
-    } else {
-        output::print(&text_summary(&e))
-    }
-}
-
-/// The report directory follows the clobber rule of [`crate::output`] for each file it gets.
-fn check_report_dir(dir: &std::path::Path, a: &EvalArgs) -> Result<(), Error> {
-    match output::Existing::at(dir) {
-        output::Existing::Nothing => Ok(()),
-        output::Existing::Directory => {
-            let mut inputs: Vec<&std::path::Path> =
-                a.data.iter().chain(&a.normal).chain(&a.anomalous).map(PathBuf::as_path).collect();
-            inputs.push(&a.model);
-            for name in report::FILES {
-                output::check(&dir.join(name), a.force, &inputs)?;
-            }
-            Ok(())
-        }
-        _ => Err(Error::Output(format!("{}: is a file, expected a directory for the report", dir.display()))),
-    }
 }
 
 /// The human-readable summary `eval` prints.

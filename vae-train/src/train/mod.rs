@@ -64,6 +64,8 @@ use crate::model::Network;
 use std::path::PathBuf;
 use vae_core::Activation;
 
+/// Training errors live with the crate's error type, which wraps them.
+pub use crate::error::TrainError;
 pub use checkpoint::state_path;
 #[cfg(feature = "cuda")]
 pub use fit::train_cuda;
@@ -193,94 +195,4 @@ impl TrainOutcome {
 /// The owned weights of a dfdx network (f32, row-major `[out][in]`).
 pub fn to_network<D: dfdx::tensor_ops::Device<f32>>(net: &VaeNet<f32, D>) -> Network {
     net.to_network()
-}
-
-/// A training error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TrainError {
-    /// The configuration or the data cannot be trained on (found before training starts).
-    #[error("invalid training setup: {0}")]
-    Config(String),
-    /// The loss or a parameter stopped being finite.
-    #[error("training diverged in epoch {epoch}{at}: {what}; {kept}",
-        at = match .batch { Some(b) => format!(", batch {b}"), None => " (validation)".to_string() },
-        kept = kept_text(.checkpoint, .checkpoint_epoch))]
-    Diverged {
-        /// 1-based epoch.
-        epoch: usize,
-        /// 1-based batch within the epoch (`None`: found when validating).
-        batch: Option<usize>,
-        /// What was not finite, with its value.
-        what: String,
-        /// The checkpoint file (when configured).
-        checkpoint: Option<PathBuf>,
-        /// The epoch whose model it holds (`None`: none written yet).
-        checkpoint_epoch: Option<usize>,
-    },
-    /// A checkpoint, state or log file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The best model could not be written as a model file.
-    #[error("writing checkpoint {path}: {source}")]
-    Checkpoint {
-        /// The checkpoint file.
-        path: PathBuf,
-        /// Why (from the model-file writer).
-        source: Box<crate::Error>,
-    },
-    /// `resume` without a resume state.
-    #[error("cannot resume: {reason} (train without resume to start afresh)")]
-    ResumeMissing {
-        /// What is missing.
-        reason: String,
-    },
-    /// The resume state belongs to another model or run.
-    #[error("cannot resume from {path}: {what} differs: this run has {expected}, the state has {found}")]
-    ResumeMismatch {
-        /// The state file.
-        path: PathBuf,
-        /// Which setting.
-        what: &'static str,
-        /// This run's value.
-        expected: String,
-        /// The state's value.
-        found: String,
-    },
-    /// The resume state is not one this trainer wrote.
-    #[error("cannot resume: {path} is not a valid training state: {reason}")]
-    ResumeCorrupt {
-        /// The state file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The stop flag was raised; the state file (if any) holds the last completed epoch.
-    #[error("training interrupted in epoch {epoch}; {}", match .state {
-        Some(p) => format!("resume from {}", p.display()),
-        None => "no epoch had finished, so nothing was saved to resume from: run it again".to_string(),
-    })]
-    Interrupted {
-        /// 1-based epoch in progress.
-        epoch: usize,
-        /// The resume state holding the last completed epoch (`None`: none was written, as
-        /// when the run stopped in its first epoch or had no checkpoint).
-        state: Option<PathBuf>,
-    },
-    /// The compute device failed (e.g. CUDA initialisation).
-    #[error("device: {0}")]
-    Device(String),
-}
-
-fn kept_text(checkpoint: &Option<PathBuf>, epoch: &Option<usize>) -> String {
-    match (checkpoint, epoch) {
-        (Some(p), Some(e)) => format!("the last good checkpoint (epoch {e}) is kept at {}", p.display()),
-        (Some(p), None) => format!("no checkpoint of this run was written to {} yet", p.display()),
-        (None, _) => "no checkpoint was configured".to_string(),
-    }
 }

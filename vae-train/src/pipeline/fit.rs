@@ -1,0 +1,456 @@
+//! Training a model from loaded recordings: split, normalise, front end, train, calibrate.
+
+use super::Notes;
+use crate::data::{self, Recording, Windows};
+use crate::error::Error;
+use crate::frontend;
+use crate::model::{ModelMeta, Network, OwnedModel};
+use crate::scoring::{self, ScoredWindow, ThresholdRule};
+use crate::train::{self, TrainOutcome};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use vae_core::model_file::Calibration;
+use vae_core::transform::Features;
+use vae_core::{Activation, ScoreConfig};
+
+/// Channels whose level wanders in normal operation (see `vae_core::transform`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Wandering {
+    /// None: every level is a feature as it is.
+    #[default]
+    None,
+    /// Decided on the training rows (`vae_core::transform::WANDERING_RATIO`).
+    Auto,
+    /// These channels, by name.
+    Channels(Vec<String>),
+}
+
+/// Which normal windows the threshold is calibrated on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Calibrate {
+    /// The validation windows (those the model was not fitted on).
+    #[default]
+    Validation,
+    /// Training and validation windows.
+    All,
+    /// Validation when it has at least `1 / (1 - quantile)` windows, else all.
+    Auto,
+}
+
+/// Where training runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Device {
+    /// dfdx's CPU device.
+    #[default]
+    Cpu,
+    /// dfdx's CUDA device 0 (needs the `cuda` feature).
+    Cuda,
+}
+
+/// Everything `fit` decides, typed. [`FitPlan::default`] is `vae-train fit`'s defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitPlan {
+    /// Window length in samples.
+    pub window: usize,
+    /// Samples between window starts.
+    pub hop: usize,
+    /// The input front end.
+    pub features: Features,
+    /// Channels whose level feature is its change across the window.
+    pub wandering: Wandering,
+    /// Decide on the mean score of this many consecutive windows.
+    pub smoothing: u16,
+    /// Encoder hidden widths, input side first (the decoder mirrors them).
+    pub hidden: Vec<usize>,
+    /// Latent width.
+    pub latent: usize,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Most epochs (early stopping normally ends training first).
+    pub epochs: usize,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Seed of initialisation, shuffling and noise (same seed, same model bytes).
+    pub seed: u64,
+    /// Epochs of KL warm-up.
+    pub kl_warmup: usize,
+    /// Epochs without a better validation loss before stopping (`None`: never).
+    pub patience: Option<usize>,
+    /// Share of each recording's rows, at its end, held out for validation and calibration.
+    pub val_fraction: f64,
+    /// The score the model is calibrated for.
+    pub score: ScoreConfig,
+    /// Quantile of normal scores taken as the decision threshold.
+    pub quantile: f32,
+    /// How the threshold is estimated from those scores.
+    pub threshold_rule: ThresholdRule,
+    /// Which windows it is estimated on.
+    pub calibrate: Calibrate,
+    /// The model's name in its file.
+    pub name: String,
+    /// Where to train.
+    pub device: Device,
+    /// Checkpoint of the best model so far (its resume state goes beside it).
+    pub checkpoint: Option<PathBuf>,
+    /// Per-epoch CSV log.
+    pub log: Option<PathBuf>,
+    /// Continue from the checkpoint's resume state.
+    pub resume: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+}
+
+impl Default for FitPlan {
+    fn default() -> Self {
+        Self {
+            window: 32,
+            hop: 4,
+            features: Features::Raw,
+            wandering: Wandering::None,
+            smoothing: 1,
+            hidden: vec![32],
+            latent: 8,
+            activation: Activation::Tanh,
+            epochs: train::DEFAULT_EPOCHS,
+            batch: 128,
+            learning_rate: 1e-3,
+            seed: 0,
+            kl_warmup: 0,
+            patience: Some(train::DEFAULT_PATIENCE),
+            val_fraction: 0.2,
+            score: ScoreConfig::DETERMINISTIC,
+            quantile: 0.995,
+            threshold_rule: ThresholdRule::Quantile,
+            calibrate: Calibrate::Validation,
+            name: String::new(),
+            device: Device::Cpu,
+            checkpoint: None,
+            log: None,
+            resume: false,
+            progress: false,
+        }
+    }
+}
+
+/// A trained and calibrated model, with what the run found.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// The model (not yet saved).
+    pub model: OwnedModel,
+    /// The best epoch (1-based) and the epochs run.
+    pub best_epoch: usize,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Early stopping ended the run.
+    pub stopped_early: bool,
+    /// The best monitored loss (nats per window).
+    pub best_loss: f64,
+    /// The loss monitored: `validation` or `training`.
+    pub loss_on: &'static str,
+    /// The rule that set the decision threshold (the quantile, or Cantelli's bound).
+    pub decision_rule: ThresholdRule,
+    /// Scores the threshold was calibrated on.
+    pub calibration_windows: usize,
+    /// Which windows those were: `validation`, `training and validation` or `training`.
+    pub calibrated_on: &'static str,
+}
+
+/// The normalised split of the recordings and their windows.
+struct Prepared {
+    channels: Vec<String>,
+    stats: data::Stats,
+    train: Vec<Recording>,
+    windows: Windows,
+    val_windows: Option<Windows>,
+}
+
+/// Trains and calibrates a model on `recordings` as `plan` says; notes (dropped rows, the
+/// front end chosen, the run's size) go to `notes`. `stop` interrupts training at the next
+/// batch (a Ctrl-C handler).
+pub fn fit(
+    recordings: &[Recording],
+    plan: &FitPlan,
+    stop: Option<&AtomicBool>,
+    notes: &mut Notes<'_>,
+) -> Result<Fitted, Error> {
+    let p = prepare(recordings, plan, notes)?;
+    let (transform, wandering) = transform_for(plan, &p.channels, &p.train)?;
+    if !wandering.is_empty() {
+        notes(&format!(
+            "note: wandering levels (their feature is the change across the window): {}",
+            wandering.join(", ")
+        ));
+    }
+    let x = transform.input_len(plan.window, p.channels.len());
+    let (train_x, val_x, scale) = frontend::training_inputs(&transform, &p.windows, p.val_windows.as_ref())?;
+    let meta = ModelMeta {
+        name: plan.name.clone(),
+        seed: plan.seed,
+        window: plan.window,
+        hop: plan.hop,
+        channels: p.channels.clone(),
+        norm_mean: p.stats.mean.clone(),
+        norm_std: p.stats.std.clone(),
+        score: plan.score,
+        transform,
+    };
+    check_model_fits(&meta, x, plan)?;
+    notes(&format!(
+        "training on {} windows ({} validation) of {} x {} samples, transform {} = {} inputs; hidden {:?}, latent {}",
+        p.windows.len(),
+        p.val_windows.as_ref().map_or(0, Windows::len),
+        plan.window,
+        p.channels.len(),
+        transform.name(),
+        x,
+        plan.hidden,
+        plan.latent
+    ));
+    let outcome = train_on(&train_x, &val_x, x, &meta, plan, stop)?;
+    if outcome.still_improving() {
+        notes(&format!(
+            "note: the {} loss was still falling at the last epoch ({}): more --epochs would train further",
+            if val_x.is_empty() { "training" } else { "validation" },
+            outcome.history.len()
+        ));
+    }
+    let mut net = outcome.net.clone();
+    if let Some(scale) = &scale {
+        scale.fold(&mut net);
+    }
+    let model = OwnedModel { meta, net, thresholds: Vec::new() };
+    calibrate(model, &outcome, &p, plan, notes)
+}
+
+/// Splits, normalises and windows the recordings, checking there is enough to train on.
+fn prepare(recordings: &[Recording], plan: &FitPlan, notes: &mut Notes<'_>) -> Result<Prepared, Error> {
+    if let Some(note) = recordings.first().and_then(Recording::column_note) {
+        notes(&format!("note: {note}"));
+    }
+    for r in recordings.iter().filter(|r| !r.dropped_rows.is_empty()) {
+        notes(&format!(
+            "note: {}: dropped {} row(s) with NaN/Inf/empty cells",
+            r.path.display(),
+            r.dropped_rows.len()
+        ));
+    }
+    let split = data::split(recordings, plan.val_fraction, plan.window)?;
+    for n in &split.notes {
+        notes(&format!("note: {n}"));
+    }
+    let stats = data::Stats::fit(&split.train)?;
+    let channels = recordings.first().map(|r| r.channels.clone()).unwrap_or_default();
+    for &c in &stats.floored {
+        notes(&format!(
+            "note: channel `{}` is (nearly) constant in the training rows; its std is floored",
+            channels[c]
+        ));
+    }
+    let (mut train, mut val) = (split.train, split.val);
+    for r in train.iter_mut().chain(val.iter_mut()) {
+        stats.apply(r)?;
+    }
+    let windows = data::windows_of(&train, plan.window, plan.hop)?;
+    let val_windows =
+        if val.is_empty() { None } else { Some(data::windows_of(&val, plan.window, plan.hop)?) };
+    check_window_counts(plan, windows.len(), val_windows.as_ref().map_or(0, Windows::len))?;
+    Ok(Prepared { channels, stats, train, windows, val_windows })
+}
+
+/// Fewest training windows `fit` trains on.
+pub const MIN_TRAIN_WINDOWS: usize = 2;
+
+/// Refuses a split that leaves too few windows to train on or to calibrate with.
+fn check_window_counts(plan: &FitPlan, train: usize, val: usize) -> Result<(), Error> {
+    if train < MIN_TRAIN_WINDOWS {
+        return Err(Error::Input(format!(
+            "only {train} training window(s) of {} samples with hop {} (at least {MIN_TRAIN_WINDOWS} are needed): \
+             give more rows, a shorter --window or --hop, or a smaller --val-fraction ({})",
+            plan.window, plan.hop, plan.val_fraction
+        )));
+    }
+    if plan.val_fraction > 0.0 && val == 1 {
+        return Err(Error::Input(format!(
+            "only 1 validation window of {} samples with hop {}: a threshold needs more; \
+             give more rows, a shorter --hop, a larger --val-fraction, or --val-fraction 0",
+            plan.window, plan.hop
+        )));
+    }
+    Ok(())
+}
+
+/// Most parameters `fit` trains (16 Mi: 64 MiB of f32).
+pub const MAX_PARAMETERS: usize = 16 << 20;
+
+/// Writes the model file of a zero network of the run's shape, so what the file format
+/// cannot hold (too wide an input, names too long for its header) is refused before
+/// training rather than at the first checkpoint.
+fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<(), Error> {
+    if plan.hidden.is_empty() {
+        return Err(Error::Usage("at least one hidden layer is needed".into()));
+    }
+    let mut widths = vec![x];
+    widths.extend(&plan.hidden);
+    let last = widths[widths.len() - 1];
+    let params: usize =
+        widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum::<usize>() * 2 + (last + 1) * plan.latent * 3;
+    if params > MAX_PARAMETERS {
+        return Err(Error::Usage(format!(
+            "a model of {x} inputs, hidden {:?} and latent {} has about {params} parameters; at most {MAX_PARAMETERS}",
+            plan.hidden, plan.latent
+        )));
+    }
+    let zero = |inputs: usize, outputs: usize, activation: Activation| crate::model::Layer {
+        inputs,
+        outputs,
+        activation,
+        weight: vec![0.0; inputs * outputs],
+        bias: vec![0.0; outputs],
+    };
+    let mut back = vec![plan.latent];
+    back.extend(plan.hidden.iter().rev());
+    let net = Network {
+        encoder: widths.windows(2).map(|w| zero(w[0], w[1], plan.activation)).collect(),
+        mu: zero(last, plan.latent, Activation::Identity),
+        log_var: zero(last, plan.latent, Activation::Identity),
+        decoder: back.windows(2).map(|w| zero(w[0], w[1], plan.activation)).collect(),
+        mean: zero(plan.hidden[0], x, Activation::Identity),
+        decoder_log_var: vec![0.0; x],
+    };
+    OwnedModel { meta: meta.clone(), net, thresholds: Vec::new() }
+        .to_bytes()
+        .map(|_| ())
+        .map_err(|e| Error::Input(format!("this model cannot be written as a model file: {e}")))
+}
+
+/// Trains the network on the chosen device.
+fn train_on(
+    train_x: &[f32],
+    val_x: &[f32],
+    x: usize,
+    meta: &ModelMeta,
+    plan: &FitPlan,
+    stop: Option<&AtomicBool>,
+) -> Result<TrainOutcome, Error> {
+    let cfg = train::TrainConfig {
+        hidden: plan.hidden.clone(),
+        latent: plan.latent,
+        activation: plan.activation,
+        epochs: plan.epochs,
+        batch_size: plan.batch,
+        learning_rate: plan.learning_rate,
+        seed: plan.seed,
+        kl_warmup: plan.kl_warmup,
+        patience: plan.patience,
+        checkpoint: plan.checkpoint.clone(),
+        log: plan.log.clone(),
+        resume: plan.resume,
+        progress: plan.progress,
+    };
+    match plan.device {
+        Device::Cpu => {
+            use dfdx::tensor::Cpu;
+            Ok(train::train_with(&Cpu::seed_from_u64(plan.seed), train_x, val_x, x, meta, &cfg, stop)?)
+        }
+        #[cfg(feature = "cuda")]
+        Device::Cuda => {
+            let dev = dfdx::tensor::Cuda::try_build(0, plan.seed)
+                .map_err(|e| Error::Usage(format!("cannot open CUDA device 0: {e:?}")))?;
+            Ok(train::train_with(&dev, train_x, val_x, x, meta, &cfg, stop)?)
+        }
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => {
+            Err(Error::Usage("this vae-train was built without CUDA: rebuild with `--features cuda`".into()))
+        }
+    }
+}
+
+/// Sets the model's thresholds from the scores of normal windows: by default those of the
+/// validation windows, which the model was not fitted on.
+fn calibrate(
+    mut model: OwnedModel,
+    outcome: &TrainOutcome,
+    p: &Prepared,
+    plan: &FitPlan,
+    notes: &mut Notes<'_>,
+) -> Result<Fitted, Error> {
+    let (scored, on) = calibration_scores(&model, p, plan, notes)?;
+    let mut quantiles = vec![plan.quantile];
+    quantiles.extend([0.99f32, 0.999].into_iter().filter(|q| (q - plan.quantile).abs() > 1e-6));
+    let mut decision_rule = ThresholdRule::Quantile;
+    for (i, q) in quantiles.into_iter().enumerate() {
+        let (t, used) = scoring::calibrate_with(&scored, q, plan.threshold_rule)?;
+        if i == 0 {
+            decision_rule = used;
+        }
+        model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
+    }
+    let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
+    Ok(Fitted {
+        model,
+        best_epoch: outcome.best_epoch,
+        epochs: outcome.history.len(),
+        stopped_early: outcome.stopped_early,
+        best_loss: outcome.best_loss,
+        loss_on: if best.and_then(|b| b.val_loss).is_some() { "validation" } else { "training" },
+        decision_rule,
+        calibration_windows: scored.len(),
+        calibrated_on: on,
+    })
+}
+
+/// The scores the threshold is taken over, and which windows they are.
+fn calibration_scores(
+    model: &OwnedModel,
+    p: &Prepared,
+    plan: &FitPlan,
+    notes: &mut Notes<'_>,
+) -> Result<(Vec<ScoredWindow>, &'static str), Error> {
+    let n_val = p.val_windows.as_ref().map_or(0, Windows::len);
+    // 1 / (1 - q) windows, rounded: 0.995 as f32 lies a little above 0.995, and 200
+    // validation windows must count as enough for it.
+    let enough = n_val as f64 >= (1.0 / (1.0 - f64::from(plan.quantile)).max(1e-9) - 1e-3).ceil();
+    let use_all = match plan.calibrate {
+        Calibrate::All => true,
+        Calibrate::Auto => !enough,
+        Calibrate::Validation => false,
+    };
+    let score = plan.score;
+    Ok(match &p.val_windows {
+        Some(w) if !w.is_empty() && !use_all => (scoring::score_windows(model, w, score)?, "validation"),
+        Some(w) if !w.is_empty() => {
+            let mut all = scoring::score_windows(model, &p.windows, score)?;
+            all.extend(scoring::score_windows(model, w, score)?);
+            (all, "training and validation")
+        }
+        _ => {
+            notes("note: no validation windows; calibrating on training windows (optimistic)");
+            (scoring::score_windows(model, &p.windows, score)?, "training")
+        }
+    })
+}
+
+/// The transform `plan` asks for, given the normalised training recordings (for
+/// [`Wandering::Auto`]), with the names of the wandering channels.
+fn transform_for(
+    plan: &FitPlan,
+    channels: &[String],
+    train: &[Recording],
+) -> Result<(vae_core::Transform, Vec<String>), Error> {
+    let wandering = match &plan.wandering {
+        Wandering::None => String::new(),
+        Wandering::Auto => "auto".to_string(),
+        Wandering::Channels(names) => names.join(","),
+    };
+    frontend::transform_from_options(
+        plan.features.name(),
+        &wandering,
+        plan.smoothing,
+        channels,
+        train,
+        plan.window,
+        plan.hop,
+    )
+}

@@ -1,0 +1,89 @@
+//! A model file in words.
+
+use crate::error::Error;
+use crate::output;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// What `vae-train inspect` prints: the header, layer by layer, the cost on the device, and
+/// the checksum verdict.
+pub fn describe(path: &Path) -> Result<String, Error> {
+    let bytes = output::read_bounded(path, output::MAX_MODEL_FILE, "model file")?;
+    let aligned = crate::model::AlignedBytes::new(&bytes);
+    let f = vae_core::ModelFile::parse(aligned.bytes()).map_err(|e| Error::from(e).in_file(path))?;
+    let h = f.header();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{}: valid model file (format v{}, CRC-32 ok)",
+        path.display(),
+        vae_core::model_file::VERSION
+    );
+    let _ = writeln!(o, "  name        {}", h.name);
+    let _ = writeln!(
+        o,
+        "  input       window {} x {} channels = {} values, hop {}, transform {}",
+        h.window,
+        h.channels,
+        h.input_len,
+        h.hop,
+        h.transform.name()
+    );
+    let t = h.transform;
+    if t.wandering != 0 || t.smoothing > 1 {
+        let names: Vec<&str> =
+            h.channel_names().enumerate().filter(|(c, _)| t.is_wandering(*c)).map(|(_, n)| n).collect();
+        let _ = writeln!(
+            o,
+            "  front end   {} ({} rows x {} channels){}; decisions on the mean score of {} window(s)",
+            t.name(),
+            t.features.rows(h.window),
+            h.channels,
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(", wandering levels: {}", names.join(", "))
+            },
+            t.smoothing
+        );
+    }
+    let _ = writeln!(o, "  latent      {}", h.latent_len);
+    let _ = writeln!(
+        o,
+        "  layers      {} encoder hidden, {} decoder hidden",
+        h.encoder_depth(),
+        h.decoder_depth()
+    );
+    for (i, l) in h.layers().iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "    {:<16} {:>4} -> {:<4} {}",
+            h.part(i).name(),
+            l.inputs,
+            l.outputs,
+            l.activation.name()
+        );
+    }
+    let _ = writeln!(o, "  parameters  {} (f32)", h.param_count());
+    let _ = writeln!(o, "  flash       {} bytes (the whole file is embedded)", bytes.len());
+    let _ = writeln!(o, "  cost        {} multiply-accumulates per deterministic score", h.macs());
+    let _ = writeln!(o, "  score       {} (K = {})", h.score.kind().name(), h.score.samples());
+    if h.thresholds().is_empty() {
+        let _ = writeln!(o, "  threshold   none (uncalibrated)");
+    }
+    for (i, c) in h.thresholds().iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "  threshold   {:.4} at quantile {}{}",
+            c.threshold,
+            c.quantile,
+            if i == 0 { " (decision)" } else { "" }
+        );
+    }
+    let _ = writeln!(o, "  seed        {}", h.seed);
+    let _ = writeln!(o, "  normalisation (training data):");
+    for ((name, m), s) in h.channel_names().zip(f.norm_mean()).zip(f.norm_std()) {
+        let _ = writeln!(o, "    {name:<24} mean {m:>12.6}  std {s:>12.6}");
+    }
+    Ok(o)
+}

@@ -1,0 +1,93 @@
+//! Scoring recordings with a model: the host runs the device's engine on the same bits.
+
+use crate::data::{self, Recording};
+use crate::error::Error;
+use crate::model::OwnedModel;
+use crate::scoring::{self, ScoredWindow};
+use std::fmt::Write as _;
+use vae_core::{Decision, Outcome, ScoreConfig, Threshold};
+
+/// Scores every window of `recordings` (raw samples, read with the model's channels): they
+/// are normalised in place with the model's statistics, cut into the model's windows and
+/// scored with `config` (smoothed as the model says). Refuses recordings whose channels
+/// differ from the model's.
+pub fn score(
+    model: &OwnedModel,
+    recordings: &mut [Recording],
+    config: ScoreConfig,
+) -> Result<Vec<ScoredWindow>, Error> {
+    if let Some(r) = recordings.first() {
+        if r.channels != model.meta.channels {
+            return Err(Error::Input(format!(
+                "{}: columns {:?} do not match the model's channels {:?}",
+                r.path.display(),
+                r.channels,
+                model.meta.channels
+            )));
+        }
+    }
+    scoring::normalise(model, recordings);
+    let windows = data::windows_of(recordings, model.meta.window, model.meta.hop)?;
+    scoring::score_windows(model, &windows, config)
+}
+
+/// The model's decision threshold, if it was calibrated.
+pub fn threshold(model: &OwnedModel) -> Option<Threshold> {
+    model.thresholds.first().and_then(|c| Threshold::new(c.threshold).ok())
+}
+
+/// One CSV row per window: where it is, its score and decision, and its per-channel split.
+pub fn scores_csv(
+    model: &OwnedModel,
+    recs: &[Recording],
+    scored: &[ScoredWindow],
+    t: Option<&Threshold>,
+) -> String {
+    let mut s = String::from("file,window,start_row,score,anomalous,top_channel");
+    for c in &model.meta.channels {
+        let _ = write!(s, ",nll_{c}");
+    }
+    // With smoothing, the decision is on the smoothed score: a last column.
+    let smoothed = model.meta.transform.smoothing > 1;
+    if smoothed {
+        s.push_str(",smoothed_score");
+    }
+    s.push('\n');
+    for w in scored {
+        let rec = &recs[w.recording];
+        let file = rec.path.display().to_string();
+        let file =
+            if file.contains([',', '"']) { format!("\"{}\"", file.replace('"', "\"\"")) } else { file };
+        let row = rec.file_row(w.start);
+        let (score, top) = match w.outcome {
+            Outcome::Scored(sc) => (sc.score.to_string(), model.meta.channels[sc.top_channel].clone()),
+            Outcome::Overflow => ("inf".into(), String::new()),
+            Outcome::NonFinite { .. } => ("nan".into(), String::new()),
+        };
+        let flag = match (t.map(|t| w.decide(t)), &w.outcome) {
+            (_, Outcome::NonFinite { .. }) => "invalid",
+            (Some(Decision::Anomalous), _) => "yes",
+            (Some(_), _) => "no",
+            (None, _) => "",
+        };
+        let _ = write!(s, "{file},{},{row},{score},{flag},{top}", w.index);
+        for c in 0..model.meta.channels.len() {
+            match w.channel_nll.get(c) {
+                Some(v) => {
+                    let _ = write!(s, ",{v}");
+                }
+                None => s.push(','),
+            }
+        }
+        if smoothed {
+            match w.smoothed {
+                Some(v) => {
+                    let _ = write!(s, ",{v}");
+                }
+                None => s.push_str(",nan"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
