@@ -102,6 +102,7 @@ fn inspect(path: &Path) -> Result<(), Error> {
 
 fn fit(a: &FitArgs) -> Result<(), Error> {
     let mut plan = a.plan()?;
+    a.input.require()?;
     let inputs: Vec<&Path> = a.input.data.iter().map(PathBuf::as_path).collect();
     let files = FitFiles::prepare(&a.out, a.log.as_deref(), &inputs, a.force, a.resume)?;
     plan.checkpoint = Some(files.checkpoint.clone());
@@ -145,6 +146,7 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
 
 fn score(a: &ScoreArgs) -> Result<(), Error> {
     check_options(a.kind.as_deref(), a.samples)?;
+    a.input.require()?;
     if let Some(out) = &a.out {
         let mut inputs: Vec<&Path> = a.input.data.iter().map(PathBuf::as_path).collect();
         inputs.push(&a.model);
@@ -187,7 +189,7 @@ fn eval(a: &EvalArgs) -> Result<(), Error> {
     }
     let model = OwnedModel::load(&a.model)?;
     let source = a.label_source()?;
-    let opts = a.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
+    let opts = a.input.read.options(Some(model.meta.channels.clone()), model.meta.window, NanPolicy::Keep)?;
     let recs = source.load(&opts)?;
     let config = score_config(model.meta.score, a.kind.as_deref(), a.samples)?;
     let train = if a.train.is_empty() {
@@ -219,7 +221,7 @@ fn check_report_dir(dir: &std::path::Path, a: &EvalArgs) -> Result<(), Error> {
         output::Existing::Nothing => Ok(()),
         output::Existing::Directory => {
             let mut inputs: Vec<&std::path::Path> =
-                a.data.iter().chain(&a.normal).chain(&a.anomalous).map(PathBuf::as_path).collect();
+                a.input.data.iter().chain(&a.normal).chain(&a.anomalous).map(PathBuf::as_path).collect();
             inputs.push(&a.model);
             for name in eval::REPORT_FILES {
                 output::check(&dir.join(name), a.force, &inputs)?;

@@ -263,10 +263,21 @@ fn closed_pipe_is_quiet_and_full_device_is_one_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.is_empty(), "{stderr}");
     assert_eq!(out.status.code(), Some(141));
-    // Standard output on a full device: one error line, status 1.
-    for args in [vec!["inspect", s(&model)], vec!["score", "--model", s(&model), "--data", s(&train)]] {
+    // Standard output on a full device: one error line, status 1, for every command.
+    let test = train.with_file_name("test.csv");
+    let (d, st, m2) = (dir.path().join("again"), dir.path().join("m.st"), dir.path().join("m2.vaem"));
+    let commands = [
+        vec!["inspect", s(&model)],
+        vec!["score", "--model", s(&model), "--data", s(&train)],
+        vec!["eval", "--model", s(&model), "--data", s(&test), "--labels", "anomaly"],
+        vec!["eval", "--model", s(&model), "--data", s(&test), "--labels", "anomaly", "--json"],
+        vec!["synth", "--out", s(&d), "--train-rows", "100", "--test-rows", "60"],
+        vec!["export", "--model", s(&model), "--safetensors", s(&st)],
+        vec!["import", "--safetensors", s(&st), "--out", s(&m2)],
+    ];
+    for args in commands.iter().chain([&fit(s(&train), s(&m2), &["--force"])]) {
         let full = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-        let out = cmd(&args).stdout(full).output().unwrap();
+        let out = cmd(args).stdout(full).output().unwrap();
         fails(&out, 1, "standard output: No space left on device");
     }
 }

@@ -104,8 +104,9 @@ impl ReadArgs {
 /// Which recordings to read and how.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Recordings: CSV (header row), .npy or .npz. Several files share their columns.
-    #[arg(long, num_args = 1.., required = true)]
+    /// Recordings: CSV (header row), .npy or .npz. Several files share their columns (fit
+    /// and score need at least one; eval's are labelled, with --labels or --label-windows).
+    #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// How to read them.
     #[command(flatten)]
@@ -244,9 +245,9 @@ pub struct EvalArgs {
     /// The model file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled recordings (with --labels or --label-windows).
-    #[arg(long, num_args = 1..)]
-    pub data: Vec<PathBuf>,
+    /// Labelled recordings (`--data`, with --labels or --label-windows) and how to read them.
+    #[command(flatten)]
+    pub input: DataArgs,
     /// The 0/1 label column of every --data file (a row is anomalous when it is 1).
     #[arg(long, requires = "data", conflicts_with_all = ["label_windows", "normal", "anomalous"])]
     pub labels: Option<String>,
@@ -259,9 +260,6 @@ pub struct EvalArgs {
     /// Recordings that are anomalous throughout.
     #[arg(long, num_args = 1.., conflicts_with = "data")]
     pub anomalous: Vec<PathBuf>,
-    /// How to read them.
-    #[command(flatten)]
-    pub read: ReadArgs,
     /// Score kind (default: the model's).
     #[arg(long)]
     pub kind: Option<String>,
@@ -291,9 +289,13 @@ impl EvalArgs {
     pub fn label_source(&self) -> Result<crate::eval::LabelSource, Error> {
         use crate::eval::{EvalError, LabelSource};
         match (&self.labels, &self.label_windows) {
-            (Some(column), _) => Ok(LabelSource::Column { files: self.data.clone(), column: column.clone() }),
-            (None, Some(json)) => Ok(LabelSource::Windows { files: self.data.clone(), json: json.clone() }),
-            (None, None) if !self.data.is_empty() => {
+            (Some(column), _) => {
+                Ok(LabelSource::Column { files: self.input.data.clone(), column: column.clone() })
+            }
+            (None, Some(json)) => {
+                Ok(LabelSource::Windows { files: self.input.data.clone(), json: json.clone() })
+            }
+            (None, None) if !self.input.data.is_empty() => {
                 Err(Error::Usage("--data needs its labels: --labels COLUMN or --label-windows JSON".into()))
             }
             (None, None) if self.normal.is_empty() && self.anomalous.is_empty() => Err(Error::Usage(
@@ -332,6 +334,16 @@ pub struct SynthArgs {
     /// Overwrite existing train.csv, test.csv and faults.csv in --out.
     #[arg(long)]
     pub force: bool,
+}
+
+impl DataArgs {
+    /// Refuses an empty `--data` where recordings are needed.
+    pub fn require(&self) -> Result<(), Error> {
+        if self.data.is_empty() {
+            return Err(Error::Usage("--data: give at least one recording".into()));
+        }
+        Ok(())
+    }
 }
 
 impl FitArgs {
@@ -409,6 +421,7 @@ impl FitArgs {
 
     /// The training recordings (NaN/Inf refused unless `--drop-nan`).
     pub fn load(&self) -> Result<Vec<Recording>, Error> {
+        self.input.require()?;
         Ok(data::load(&self.input.data, &self.input.read.options(None, self.window, NanPolicy::Refuse)?)?)
     }
 }
