@@ -9,6 +9,10 @@
 //! - host scoring: windows per second of vae-core's `DynVae` deterministic score (through
 //!   `OwnedModel::with_dyn_vae`, the engine the CLI scores with), and of dfdx's scorer.
 //!
+//! - the whole pipeline as `vae-train fit` and `score` run it (`vae_train::pipeline`) on the
+//!   simulated machine of `cargo xtask demo` (12,000 + 6,000 rows, spectrum front end):
+//!   seconds for `fit` (load excluded) and windows per second for `score`.
+//!
 //! `VAE_BENCH_EPOCHS` (default 10) sets the epochs timed.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
@@ -127,4 +131,43 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     black_box(s);
     println!("score, dfdx batched:    {:.0} windows/s", test.len() as f64 / X as f64 / secs);
+
+    pipeline(epochs);
+}
+
+/// `vae_train::pipeline` end to end on the demo's simulated machine.
+fn pipeline(epochs: usize) {
+    use vae_train::{data, pipeline, synth};
+    let machine = synth::SynthConfig::default();
+    let s = synth::generate(&machine);
+    let dir = std::env::temp_dir().join(format!("vae-train-bench-{}", std::process::id()));
+    synth::write(&dir, &machine, &s).expect("write the simulated machine");
+    let read = data::LoadOptions { min_rows: 16, ..Default::default() };
+    let normal = data::load(&[dir.join("train.csv")], &read).expect("train.csv");
+    let plan = pipeline::FitPlan {
+        window: 16,
+        hop: 4,
+        features: vae_core::transform::Features::Spectrum,
+        epochs,
+        patience: None,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let fitted = pipeline::fit(&normal, &plan, None, &mut |_| {}).expect("fit");
+    let fit_secs = started.elapsed().as_secs_f64();
+    let read = data::LoadOptions {
+        columns: Some(fitted.model.meta.channels.clone()),
+        nan: data::NanPolicy::Keep,
+        ..read
+    };
+    let mut test = data::load(&[dir.join("test.csv")], &read).expect("test.csv");
+    let started = Instant::now();
+    let scored = pipeline::score(&fitted.model, &mut test, fitted.model.meta.score).expect("score");
+    let score_secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "pipeline (demo machine, spectrum, {epochs} epochs): fit {fit_secs:.2} s, score {:.0} windows/s ({} windows)",
+        scored.len() as f64 / score_secs,
+        scored.len()
+    );
 }

@@ -90,7 +90,8 @@ fn describe(e: &safetensors::SafeTensorError) -> String {
         }
         E::HeaderTooLarge => "not a safetensors file: its header length is over the 100 MB limit".into(),
         E::InvalidHeader => "not a safetensors file: its header is not valid UTF-8".into(),
-        E::InvalidHeaderStart => "not a safetensors file: its header does not start with `{`".into(),
+        // An escaped opening brace: a literal one would unbalance brace-counting line counters.
+        E::InvalidHeaderStart => "not a safetensors file: its header does not start with `\u{7b}`".into(),
         E::InvalidHeaderDeserialization | E::JsonError(_) => {
             "not a safetensors file: its header is not the JSON of a safetensors header".into()
         }
@@ -117,95 +118,164 @@ fn describe(e: &safetensors::SafeTensorError) -> String {
 /// layout (e.g. from PyTorch); `what` names the source in messages. Everything is checked
 /// again by the model-file writer when the result is saved.
 pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{what}: {}", describe(&e))))?;
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("{what}: {}", describe(&e))))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let get = |k: &str| meta.get(k).ok_or_else(|| bad(format!("{what}: metadata key `{k}` missing")));
-    let format = get("format")?;
-    if format != FORMAT {
-        return Err(bad(format!("{what}: metadata format `{format}`, expected `{FORMAT}`")));
-    }
-    let num = |k: &str| -> Result<u64, Error> {
-        get(k)?.parse::<u64>().map_err(|_| bad(format!("{what}: metadata `{k}` is not a whole number")))
-    };
-    let parse_json = |k: &str| -> Result<serde_json::Value, Error> {
-        serde_json::from_str(get(k)?).map_err(|e| bad(format!("{what}: metadata `{k}`: {e}")))
-    };
-    let tensor = |name: &str| -> Result<(Vec<usize>, Vec<f32>), Error> {
-        let t = st.tensor(name).map_err(|_| bad(format!("{what}: tensor `{name}` missing")))?;
-        if t.dtype() != Dtype::F32 {
-            return Err(bad(format!("{what}: tensor `{name}` is {:?}, expected F32", t.dtype())));
-        }
-        let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        Ok((t.shape().to_vec(), v))
-    };
-    let acts: Vec<String> = serde_json::from_value(parse_json("activations")?)
-        .map_err(|e| bad(format!("{what}: metadata `activations`: {e}")))?;
-    let mut acts = acts
-        .iter()
-        .map(|a| Activation::from_name(a).ok_or_else(|| bad(format!("{what}: unknown activation `{a}`"))));
-    let mut next_act = |name: &str| -> Result<Activation, Error> {
-        acts.next().unwrap_or_else(|| Err(bad(format!("{what}: no activation listed for `{name}`"))))
-    };
-    let mut layer = |prefix: &str| -> Result<Layer, Error> {
-        let (ws, w) = tensor(&format!("{prefix}.weight"))?;
-        let (bs, b) = tensor(&format!("{prefix}.bias"))?;
-        match (ws.as_slice(), bs.as_slice()) {
-            ([o, i], [ob]) if o == ob => {
-                Ok(Layer { inputs: *i, outputs: *o, activation: next_act(prefix)?, weight: w, bias: b })
-            }
-            _ => Err(bad(format!("{what}: `{prefix}` has weight shape {ws:?} and bias shape {bs:?}, expected [out, in] and [out]"))),
-        }
-    };
-    let count = |side: &str| (0..).take_while(|i| st.tensor(&format!("{side}.{i}.weight")).is_ok()).count();
-    let (ne, nd) = (count("encoder"), count("decoder"));
-    let encoder = (0..ne).map(|i| layer(&format!("encoder.{i}"))).collect::<Result<Vec<_>, _>>()?;
-    let mu = layer("encoder.mu")?;
-    let log_var = layer("encoder.log_var")?;
-    let decoder = (0..nd).map(|i| layer(&format!("decoder.{i}"))).collect::<Result<Vec<_>, _>>()?;
-    let mean = layer("decoder.out")?;
-    let (_, decoder_log_var) = tensor("decoder.log_var")?;
-    let (_, norm_mean) = tensor("norm.mean")?;
-    let (_, norm_std) = tensor("norm.std")?;
-    let channels: Vec<String> = serde_json::from_value(parse_json("channels")?)
-        .map_err(|e| bad(format!("{what}: metadata `channels`: {e}")))?;
-    let kind_name = get("score")?;
-    let kind =
-        ScoreKind::from_name(kind_name).ok_or_else(|| bad(format!("{what}: unknown score `{kind_name}`")))?;
-    let samples = u16::try_from(num("samples")?).map_err(|_| bad(format!("{what}: `samples` too large")))?;
-    let features_name = get("transform")?;
-    let features = Features::from_name(features_name)
-        .ok_or_else(|| bad(format!("{what}: unknown transform `{features_name}`")))?;
-    let optional = |k: &str, default: u64| -> Result<u64, Error> {
-        match meta.get(k) {
-            Some(v) => {
-                v.parse::<u64>().map_err(|_| bad(format!("{what}: metadata `{k}` is not a whole number")))
-            }
-            None => Ok(default),
-        }
-    };
-    let smoothing = u16::try_from(optional("smoothing", 1)?)
-        .map_err(|_| bad(format!("{what}: metadata `smoothing` is too large")))?;
-    let transform = Transform { features, wandering: optional("wandering", 0)?, smoothing };
-    let thresholds: Vec<[f32; 2]> = serde_json::from_value(parse_json("thresholds")?)
-        .map_err(|e| bad(format!("{what}: metadata `thresholds`: {e}")))?;
+    let r = Reader::open(bytes, what)?;
+    let net = r.network()?;
+    let (_, norm_mean) = r.tensor("norm.mean")?;
+    let (_, norm_std) = r.tensor("norm.std")?;
+    let channels: Vec<String> = r.json("channels")?;
+    let (kind, samples) = r.score()?;
+    let transform = r.transform()?;
+    let thresholds: Vec<[f32; 2]> = r.json("thresholds")?;
     Ok(OwnedModel {
         meta: ModelMeta {
-            name: get("name")?.clone(),
-            seed: num("seed")?,
-            window: num("window")? as usize,
-            hop: num("hop")? as usize,
+            name: r.get("name")?.clone(),
+            seed: r.num("seed")?,
+            window: r.num("window")? as usize,
+            hop: r.num("hop")? as usize,
             channels,
             norm_mean,
             norm_std,
             score: ScoreConfig::new(kind, samples)?,
             transform,
         },
-        net: Network { encoder, mu, log_var, decoder, mean, decoder_log_var },
+        net,
         thresholds: thresholds
             .into_iter()
             .map(|[quantile, threshold]| Calibration { quantile, threshold })
             .collect(),
     })
+}
+
+/// The tensors and metadata of a safetensors model, read with messages that name the
+/// source (`what`) and the key or tensor at fault.
+struct Reader<'a> {
+    what: &'a str,
+    st: SafeTensors<'a>,
+    meta: HashMap<String, String>,
+}
+
+impl<'a> Reader<'a> {
+    /// Parses the file and checks its `format`.
+    fn open(bytes: &'a [u8], what: &'a str) -> Result<Self, Error> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{what}: {}", describe(&e))))?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("{what}: {}", describe(&e))))?;
+        let r = Self { what, st, meta: header.metadata().clone().unwrap_or_default() };
+        let format = r.get("format")?;
+        if format != FORMAT {
+            return Err(bad(format!("{what}: metadata format `{format}`, expected `{FORMAT}`")));
+        }
+        Ok(r)
+    }
+
+    /// A metadata value, which must be present.
+    fn get(&self, k: &str) -> Result<&String, Error> {
+        self.meta.get(k).ok_or_else(|| bad(format!("{}: metadata key `{k}` missing", self.what)))
+    }
+
+    /// A metadata value that is a whole number.
+    fn num(&self, k: &str) -> Result<u64, Error> {
+        self.whole(k, self.get(k)?)
+    }
+
+    /// An optional whole-number metadata value: `default` when absent.
+    fn optional(&self, k: &str, default: u64) -> Result<u64, Error> {
+        match self.meta.get(k) {
+            Some(v) => self.whole(k, v),
+            None => Ok(default),
+        }
+    }
+
+    /// `v`, the value of metadata `k`, as a whole number.
+    fn whole(&self, k: &str, v: &str) -> Result<u64, Error> {
+        v.parse::<u64>().map_err(|_| bad(format!("{}: metadata `{k}` is not a whole number", self.what)))
+    }
+
+    /// A metadata value holding the JSON of a `T` (parsed to a JSON value, then converted:
+    /// each step has its own message).
+    fn json<T: serde::de::DeserializeOwned>(&self, k: &str) -> Result<T, Error> {
+        let what = self.what;
+        let value: serde_json::Value =
+            serde_json::from_str(self.get(k)?).map_err(|e| bad(format!("{what}: metadata `{k}`: {e}")))?;
+        serde_json::from_value(value).map_err(|e| bad(format!("{what}: metadata `{k}`: {e}")))
+    }
+
+    /// A float32 tensor: its shape and values.
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), Error> {
+        let what = self.what;
+        let t = self.st.tensor(name).map_err(|_| bad(format!("{what}: tensor `{name}` missing")))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(bad(format!("{what}: tensor `{name}` is {:?}, expected F32", t.dtype())));
+        }
+        let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        Ok((t.shape().to_vec(), v))
+    }
+
+    /// The network: its layers in file order, each taking the next activation listed in
+    /// `activations`, and the decoder's log-variance.
+    fn network(&self) -> Result<Network, Error> {
+        let acts: Vec<String> = self.json("activations")?;
+        let mut acts = acts.iter();
+        let count =
+            |side: &str| (0..).take_while(|i| self.st.tensor(&format!("{side}.{i}.weight")).is_ok()).count();
+        let (ne, nd) = (count("encoder"), count("decoder"));
+        let encoder =
+            (0..ne).map(|i| self.layer(&format!("encoder.{i}"), &mut acts)).collect::<Result<Vec<_>, _>>()?;
+        let mu = self.layer("encoder.mu", &mut acts)?;
+        let log_var = self.layer("encoder.log_var", &mut acts)?;
+        let decoder =
+            (0..nd).map(|i| self.layer(&format!("decoder.{i}"), &mut acts)).collect::<Result<Vec<_>, _>>()?;
+        let mean = self.layer("decoder.out", &mut acts)?;
+        let (_, decoder_log_var) = self.tensor("decoder.log_var")?;
+        Ok(Network { encoder, mu, log_var, decoder, mean, decoder_log_var })
+    }
+
+    /// The layer `prefix` (`.weight` `[out, in]` and `.bias` `[out]`) with the next activation
+    /// of `acts`.
+    fn layer<'s>(&self, prefix: &str, acts: &mut impl Iterator<Item = &'s String>) -> Result<Layer, Error> {
+        let (ws, w) = self.tensor(&format!("{prefix}.weight"))?;
+        let (bs, b) = self.tensor(&format!("{prefix}.bias"))?;
+        match (ws.as_slice(), bs.as_slice()) {
+            ([o, i], [ob]) if o == ob => Ok(Layer {
+                inputs: *i,
+                outputs: *o,
+                activation: self.activation(prefix, acts.next())?,
+                weight: w,
+                bias: b,
+            }),
+            _ => Err(bad(format!(
+                "{}: `{prefix}` has weight shape {ws:?} and bias shape {bs:?}, expected [out, in] and [out]",
+                self.what
+            ))),
+        }
+    }
+
+    /// The activation `name` listed for layer `layer`.
+    fn activation(&self, layer: &str, name: Option<&String>) -> Result<Activation, Error> {
+        let what = self.what;
+        let a = name.ok_or_else(|| bad(format!("{what}: no activation listed for `{layer}`")))?;
+        Activation::from_name(a).ok_or_else(|| bad(format!("{what}: unknown activation `{a}`")))
+    }
+
+    /// The score kind and its sample count.
+    fn score(&self) -> Result<(ScoreKind, u16), Error> {
+        let what = self.what;
+        let kind_name = self.get("score")?;
+        let kind = ScoreKind::from_name(kind_name)
+            .ok_or_else(|| bad(format!("{what}: unknown score `{kind_name}`")))?;
+        let samples =
+            u16::try_from(self.num("samples")?).map_err(|_| bad(format!("{what}: `samples` too large")))?;
+        Ok((kind, samples))
+    }
+
+    /// The front end; `smoothing` and `wandering` default to 1 and 0.
+    fn transform(&self) -> Result<Transform, Error> {
+        let what = self.what;
+        let features_name = self.get("transform")?;
+        let features = Features::from_name(features_name)
+            .ok_or_else(|| bad(format!("{what}: unknown transform `{features_name}`")))?;
+        let smoothing = u16::try_from(self.optional("smoothing", 1)?)
+            .map_err(|_| bad(format!("{what}: metadata `smoothing` is too large")))?;
+        Ok(Transform { features, wandering: self.optional("wandering", 0)?, smoothing })
+    }
 }

@@ -49,166 +49,98 @@ pub fn parse(bytes: &[u8], opts: &LoadOptions, path: &Path) -> Result<Recording,
         return Err(DataError::Empty { path: path.to_path_buf() });
     };
     let sep = separator(header, data.first().map(|d| d.1), opts.sep, header_line, path)?;
-    let mut fields = Vec::new();
-    split_fields(header, sep, &mut fields).map_err(|column_number| DataError::UnterminatedQuote {
-        path: path.to_path_buf(),
-        line: header_line,
-        column_number,
-    })?;
-    let names: Vec<String> = fields.iter().map(|f| f.trim().to_string()).collect();
-    check_header(&names, header, header_line, path)?;
+    let names = header_names(header, sep, header_line, path)?;
     if data.is_empty() {
         return Err(DataError::NoDataRows {
             path: path.to_path_buf(),
             what: "only a header line".to_string(),
         });
     }
-    let ncols = names.len();
     let range = match &opts.rows {
         Some(r) => r.resolve(data.len(), path)?,
         None => 0..data.len(),
     };
     let ctx = Ctx { path, names: &names, sep };
-
-    let find = |name: &str| {
-        names.iter().position(|n| n == name.trim()).ok_or_else(|| DataError::MissingColumn {
-            path: path.to_path_buf(),
-            column: name.to_string(),
-            available: join(&names),
-        })
-    };
-    let label = opts.label_column.as_deref().map(find).transpose()?;
+    let label = opts.label_column.as_deref().map(|name| ctx.find(name)).transpose()?;
     let rows = data.get(range.clone()).unwrap_or_default();
-    let mut skipped = Vec::new();
-    let (features, timestamp) = match &opts.columns {
-        Some(cols) => {
-            if cols.is_empty() {
-                return Err(DataError::NoColumns {
-                    path: path.to_path_buf(),
-                    why: "the column list is empty".to_string(),
-                    available: join(&names),
-                });
-            }
-            let features = super::pick_columns(cols, label, path, find)?;
-            let timestamp = match timestamp_by_name(&names, label) {
-                Some(t) => Some(t),
-                None if opts.keep_timestamps => {
-                    timestamp_by_content(&scan(&ctx, rows, |i| Some(i) == label, false)?)
-                }
-                None => None,
-            };
-            (features, timestamp)
-        }
-        None => {
-            // Columns left out by their name need no scan (a label column may be long).
-            let by_name = timestamp_by_name(&names, label);
-            let skip = |i: usize| Some(i) == label || Some(i) == by_name || super::is_label_name(&names[i]);
-            let scans = scan(&ctx, rows, skip, true)?;
-            let timestamp = by_name.or_else(|| timestamp_by_content(&scans));
-            let mut features = Vec::new();
-            for (i, (name, sc)) in names.iter().zip(&scans).enumerate() {
-                let reason = if Some(i) == label {
-                    SkipReason::LabelColumn
-                } else if Some(i) == timestamp {
-                    SkipReason::Timestamp
-                } else if name.is_empty() {
-                    SkipReason::Unnamed
-                } else if super::is_label_name(name) {
-                    SkipReason::LabelName
-                } else if sc.numeric == Some(false) {
-                    SkipReason::NonNumeric
-                } else if sc.is_binary() {
-                    SkipReason::Binary
-                } else {
-                    features.push(i);
-                    continue;
-                };
-                skipped.push(SkippedColumn { name: name.clone(), number: i + 1, reason });
-            }
-            if features.is_empty() {
-                let left: Vec<String> = skipped.iter().map(ToString::to_string).collect();
-                return Err(DataError::NoColumns {
-                    path: path.to_path_buf(),
-                    why: format!(
-                        "every column was left out: {}; name the columns to use in --columns",
-                        left.join(", ")
-                    ),
-                    available: join(&names),
-                });
-            }
-            (features, timestamp)
-        }
+    let selection = match &opts.columns {
+        Some(cols) => ctx.select_named(cols, label, rows, opts.keep_timestamps)?,
+        None => ctx.select_automatic(label, rows)?,
     };
-
-    let mut values = Vec::with_capacity(rows.len().saturating_mul(features.len()));
-    let mut labels = label.map(|_| Vec::with_capacity(rows.len()));
-    let mut timestamps = timestamp.filter(|_| opts.keep_timestamps).map(|_| Vec::with_capacity(rows.len()));
-    let mut row_lines = Vec::with_capacity(rows.len());
-    for (k, &(line, text)) in rows.iter().enumerate() {
-        ctx.split_row(text, line, ncols, &mut fields)?;
-        row_lines.push(line);
-        for &i in &features {
-            let cell = fields[i].trim();
-            let v = parse_cell(cell).ok_or_else(|| DataError::NonNumeric {
-                path: path.to_path_buf(),
-                line,
-                column: names[i].clone(),
-                column_number: i + 1,
-                cell: snippet(cell),
-            })?;
-            values.push(v);
-        }
-        if let (Some(labels), Some(i)) = (&mut labels, label) {
-            let cell = fields[i].trim();
-            let v = parse_label(cell).ok_or_else(|| DataError::BadLabel {
-                path: path.to_path_buf(),
-                at: Position {
-                    line: Some(line),
-                    row: range.start + k,
-                    column: names[i].clone(),
-                    column_number: i + 1,
-                },
-                cell: snippet(cell),
-            })?;
-            labels.push(v);
-        }
-        if let (Some(ts), Some(i)) = (&mut timestamps, timestamp) {
-            ts.push(fields[i].trim().to_string());
-        }
-    }
-
+    let cells = ctx.read_rows(rows, &selection, label, opts.keep_timestamps, range.start)?;
     let table = Table {
         path: path.to_path_buf(),
-        channels: features.iter().map(|&i| names[i].clone()).collect(),
-        values,
-        labels,
-        timestamp_column: timestamp
-            .filter(|_| timestamps.is_some())
+        channels: selection.features.iter().map(|&i| names[i].clone()).collect(),
+        values: cells.values,
+        labels: cells.labels,
+        timestamp_column: selection
+            .timestamp
+            .filter(|_| cells.timestamps.is_some())
             .map(|i| FileColumn { name: names[i].clone(), number: i + 1 }),
-        timestamps,
-        lines: Some(row_lines),
-        skipped,
+        timestamps: cells.timestamps,
+        lines: Some(cells.lines),
+        skipped: selection.skipped,
         first_row: range.start,
         file_rows: data.len(),
     };
-    let locate = |r: usize, ch: usize| {
-        let col = features.get(ch).copied().unwrap_or(0);
-        let (line, text) = rows.get(r).copied().unwrap_or((0, ""));
-        let mut f = Vec::new();
-        let cell = match split_fields(text, sep, &mut f) {
-            Ok(()) => f.get(col).map(|c| c.trim().to_string()).unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let found = if cell.is_empty() { "(empty cell)".to_string() } else { snippet(&cell) };
-        let at = Position {
-            line: Some(line),
-            row: range.start + r,
-            column: names.get(col).cloned().unwrap_or_default(),
-            column_number: col + 1,
-        };
-        (at, found)
-    };
+    let locate = |r: usize, ch: usize| ctx.locate(rows, &selection.features, range.start, r, ch);
     finish(table, opts, &locate)
+}
+
+/// The trimmed header names, refused when the header is missing or names a column twice.
+fn header_names(header: &str, sep: u8, line: usize, path: &Path) -> Result<Vec<String>, DataError> {
+    let mut fields = Vec::new();
+    split_fields(header, sep, &mut fields).map_err(|column_number| DataError::UnterminatedQuote {
+        path: path.to_path_buf(),
+        line,
+        column_number,
+    })?;
+    let names: Vec<String> = fields.iter().map(|f| f.trim().to_string()).collect();
+    check_header(&names, header, line, path)?;
+    Ok(names)
+}
+
+/// The columns a recording is made of: the features (in order), the timestamp column, and
+/// the columns the automatic selection left out.
+struct Selection {
+    features: Vec<usize>,
+    timestamp: Option<usize>,
+    skipped: Vec<SkippedColumn>,
+}
+
+/// The cells of the rows read: one value per row and feature (row-major), and the label,
+/// timestamp and line of every row.
+struct Cells {
+    values: Vec<f32>,
+    labels: Option<Vec<bool>>,
+    timestamps: Option<Vec<String>>,
+    lines: Vec<usize>,
+}
+
+/// Why the automatic selection leaves column `i` out, or `None` to take it as a feature.
+fn skip_reason(
+    i: usize,
+    name: &str,
+    sc: &Scan,
+    label: Option<usize>,
+    timestamp: Option<usize>,
+) -> Option<SkipReason> {
+    let reason = if Some(i) == label {
+        SkipReason::LabelColumn
+    } else if Some(i) == timestamp {
+        SkipReason::Timestamp
+    } else if name.is_empty() {
+        SkipReason::Unnamed
+    } else if super::is_label_name(name) {
+        SkipReason::LabelName
+    } else if sc.numeric == Some(false) {
+        SkipReason::NonNumeric
+    } else if sc.is_binary() {
+        SkipReason::Binary
+    } else {
+        return None;
+    };
+    Some(reason)
 }
 
 /// What the row checks need to name a position.
@@ -219,6 +151,151 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The index of the column named `name` (trimmed).
+    fn find(&self, name: &str) -> Result<usize, DataError> {
+        self.names.iter().position(|n| n == name.trim()).ok_or_else(|| DataError::MissingColumn {
+            path: self.path.to_path_buf(),
+            column: name.to_string(),
+            available: join(self.names),
+        })
+    }
+
+    /// The columns named in `--columns`; the timestamp column by its name, or (only when
+    /// timestamps are kept, as nothing else needs it) by its contents.
+    fn select_named(
+        &self,
+        cols: &[String],
+        label: Option<usize>,
+        rows: &[(usize, &str)],
+        keep_timestamps: bool,
+    ) -> Result<Selection, DataError> {
+        if cols.is_empty() {
+            return Err(DataError::NoColumns {
+                path: self.path.to_path_buf(),
+                why: "the column list is empty".to_string(),
+                available: join(self.names),
+            });
+        }
+        let features = super::pick_columns(cols, label, self.path, |name| self.find(name))?;
+        let timestamp = match timestamp_by_name(self.names, label) {
+            Some(t) => Some(t),
+            None if keep_timestamps => timestamp_by_content(&scan(self, rows, |i| Some(i) == label, false)?),
+            None => None,
+        };
+        Ok(Selection { features, timestamp, skipped: Vec::new() })
+    }
+
+    /// The automatic selection: every numeric column that is not left out (see
+    /// [`skip_reason`]); an error naming every column left out when none is left.
+    fn select_automatic(&self, label: Option<usize>, rows: &[(usize, &str)]) -> Result<Selection, DataError> {
+        // Columns left out by their name need no scan (a label column may be long).
+        let by_name = timestamp_by_name(self.names, label);
+        let skip = |i: usize| Some(i) == label || Some(i) == by_name || super::is_label_name(&self.names[i]);
+        let scans = scan(self, rows, skip, true)?;
+        let timestamp = by_name.or_else(|| timestamp_by_content(&scans));
+        let mut features = Vec::new();
+        let mut skipped = Vec::new();
+        for (i, (name, sc)) in self.names.iter().zip(&scans).enumerate() {
+            match skip_reason(i, name, sc, label, timestamp) {
+                Some(reason) => skipped.push(SkippedColumn { name: name.clone(), number: i + 1, reason }),
+                None => features.push(i),
+            }
+        }
+        if features.is_empty() {
+            let left: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+            return Err(DataError::NoColumns {
+                path: self.path.to_path_buf(),
+                why: format!(
+                    "every column was left out: {}; name the columns to use in --columns",
+                    left.join(", ")
+                ),
+                available: join(self.names),
+            });
+        }
+        Ok(Selection { features, timestamp, skipped })
+    }
+
+    /// Reads the selected cells of `rows` (file rows from `first_row`); timestamps only when
+    /// kept.
+    fn read_rows(
+        &self,
+        rows: &[(usize, &str)],
+        sel: &Selection,
+        label: Option<usize>,
+        keep_timestamps: bool,
+        first_row: usize,
+    ) -> Result<Cells, DataError> {
+        let mut cells = Cells {
+            values: Vec::with_capacity(rows.len().saturating_mul(sel.features.len())),
+            labels: label.map(|_| Vec::with_capacity(rows.len())),
+            timestamps: sel.timestamp.filter(|_| keep_timestamps).map(|_| Vec::with_capacity(rows.len())),
+            lines: Vec::with_capacity(rows.len()),
+        };
+        let mut fields = Vec::new();
+        for (k, &(line, text)) in rows.iter().enumerate() {
+            self.split_row(text, line, self.names.len(), &mut fields)?;
+            cells.lines.push(line);
+            for &i in &sel.features {
+                cells.values.push(self.feature_value(fields[i].trim(), line, i)?);
+            }
+            if let (Some(labels), Some(i)) = (&mut cells.labels, label) {
+                labels.push(self.label_value(fields[i].trim(), line, first_row + k, i)?);
+            }
+            if let (Some(ts), Some(i)) = (&mut cells.timestamps, sel.timestamp) {
+                ts.push(fields[i].trim().to_string());
+            }
+        }
+        Ok(cells)
+    }
+
+    /// The value of a feature cell at `line`, column `i`.
+    fn feature_value(&self, cell: &str, line: usize, i: usize) -> Result<f32, DataError> {
+        parse_cell(cell).ok_or_else(|| DataError::NonNumeric {
+            path: self.path.to_path_buf(),
+            line,
+            column: self.names[i].clone(),
+            column_number: i + 1,
+            cell: snippet(cell),
+        })
+    }
+
+    /// The label in a cell of file row `row` at `line`, column `i`.
+    fn label_value(&self, cell: &str, line: usize, row: usize, i: usize) -> Result<bool, DataError> {
+        parse_label(cell).ok_or_else(|| DataError::BadLabel {
+            path: self.path.to_path_buf(),
+            at: Position { line: Some(line), row, column: self.names[i].clone(), column_number: i + 1 },
+            cell: snippet(cell),
+        })
+    }
+
+    /// The position and text of value `ch` of row `r` (of `rows`, file rows from
+    /// `first_row`), for the NaN policy's message: the row is split again, as only the
+    /// values were kept.
+    fn locate(
+        &self,
+        rows: &[(usize, &str)],
+        features: &[usize],
+        first_row: usize,
+        r: usize,
+        ch: usize,
+    ) -> (Position, String) {
+        let col = features.get(ch).copied().unwrap_or(0);
+        let (line, text) = rows.get(r).copied().unwrap_or((0, ""));
+        let mut f = Vec::new();
+        let cell = match split_fields(text, self.sep, &mut f) {
+            Ok(()) => f.get(col).map(|c| c.trim().to_string()).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let found = if cell.is_empty() { "(empty cell)".to_string() } else { snippet(&cell) };
+        let at = Position {
+            line: Some(line),
+            row: first_row + r,
+            column: self.names.get(col).cloned().unwrap_or_default(),
+            column_number: col + 1,
+        };
+        (at, found)
+    }
+
     /// Splits a data line, checking it has as many fields as the header.
     fn split_row<'t>(
         &self,

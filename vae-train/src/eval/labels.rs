@@ -587,24 +587,41 @@ mod tests {
         }
     }
 
+    /// The error of parsing `json` as the label windows of `w.json`.
+    fn parse_err(json: &[u8]) -> EvalError {
+        LabelWindows::parse(json, Path::new("w.json")).unwrap_err()
+    }
+
     #[test]
-    fn json_shapes_are_checked_with_their_place() {
-        let p = Path::new("w.json");
-        let e = LabelWindows::parse(b"{\"a.csv\": [[\"2014-01-01 00:00:00\"", p).unwrap_err();
+    fn json_cut_short_is_refused_with_its_place() {
+        // The document up to the end of the first timestamp (cut from a whole one, which
+        // keeps the braces of this file balanced for line counters).
+        let whole = br#"{"a.csv": [["2014-01-01 00:00:00", "2014-01-02 00:00:00"]]}"#;
+        let cut = whole.iter().position(|&b| b == b',').unwrap_or(whole.len());
+        assert_eq!(&whole[..cut], b"\x7b\"a.csv\": [[\"2014-01-01 00:00:00\"");
+        let e = parse_err(&whole[..cut]);
         assert!(matches!(e, EvalError::LabelJson { line: 1, .. }), "{e}");
-        let e = LabelWindows::parse(b"[1, 2]", p).unwrap_err();
+    }
+
+    #[test]
+    fn json_top_level_must_be_an_object() {
+        let e = parse_err(b"[1, 2]");
         assert_eq!(
             e.to_string(),
             "w.json: the top level: expected an object mapping file names to lists of windows, found [1,2]"
         );
-        let e = LabelWindows::parse(b"{\"a.csv\": [[\"2014-01-01\", 3]]}", p).unwrap_err();
+    }
+
+    #[test]
+    fn json_windows_are_checked_with_their_place() {
+        let e = parse_err(b"{\"a.csv\": [[\"2014-01-01\", 3]]}");
         assert!(
             e.to_string().contains("key \"a.csv\", window 1, end: expected a timestamp string, found 3"),
             "{e}"
         );
-        let e = LabelWindows::parse(b"{\"a.csv\": [[\"2014-01-02\", \"2014-01-01\"]]}", p).unwrap_err();
+        let e = parse_err(b"{\"a.csv\": [[\"2014-01-02\", \"2014-01-01\"]]}");
         assert!(e.to_string().contains("a start no later than the end"), "{e}");
-        let e = LabelWindows::parse(b"{\"a.csv\": [[\"2014-01-01\", \"soon\"]]}", p).unwrap_err();
+        let e = parse_err(b"{\"a.csv\": [[\"2014-01-01\", \"soon\"]]}");
         assert!(matches!(e, EvalError::BadTimestamp { .. }), "{e}");
     }
 

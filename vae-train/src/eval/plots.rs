@@ -2,7 +2,7 @@
 //! threshold and the labelled anomalies shaded, histograms of the scores of normal and
 //! anomalous windows, and the ROC curve.
 
-use super::{metrics, Evaluation};
+use super::{metrics, EvalWindow, Evaluation};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -62,22 +62,7 @@ pub fn score_over_time(e: &Evaluation, path: &Path) -> Result<(), String> {
         .y_desc(if e.smoothing > 1 { "smoothed score" } else { "score" })
         .draw()
         .map_err(err)?;
-    // Shade runs of labelled windows.
-    let mut spans = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, w) in e.windows.iter().enumerate() {
-        match (w.label, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                spans.push((s, i - 1));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        spans.push((s, e.windows.len() - 1));
-    }
+    let spans = labelled_spans(&e.windows);
     chart
         .draw_series(spans.iter().map(|&(a, b)| {
             Rectangle::new([(a as f64 - 0.5, y0), (b as f64 + 0.5, y1)], ANOMALY_SHADE.filled())
@@ -86,21 +71,10 @@ pub fn score_over_time(e: &Evaluation, path: &Path) -> Result<(), String> {
         .label("labelled anomalous")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], ANOMALY_SHADE.filled()));
     // One line per recording (no line across the boundary), points above the range at the top.
-    let mut first = true;
-    let mut i = 0;
-    while i < e.windows.len() {
-        let rec = e.windows[i].recording;
-        let mut pts = Vec::new();
-        while i < e.windows.len() && e.windows[i].recording == rec {
-            if let Some(s) = e.windows[i].score {
-                pts.push((i as f64, f64::from(s).min(y1)));
-            }
-            i += 1;
-        }
+    for (k, pts) in recording_lines(&e.windows, y1).into_iter().enumerate() {
         let series = chart.draw_series(LineSeries::new(pts, SCORE_COLOR.stroke_width(1))).map_err(err)?;
-        if first {
+        if k == 0 {
             series.label("score").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], SCORE_COLOR));
-            first = false;
         }
     }
     if let Some(t) = threshold {
@@ -121,6 +95,45 @@ pub fn score_over_time(e: &Evaluation, path: &Path) -> Result<(), String> {
         .draw()
         .map_err(err)?;
     root.present().map_err(err)
+}
+
+/// The runs of labelled windows, as first and last index.
+fn labelled_spans(windows: &[EvalWindow]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, w) in windows.iter().enumerate() {
+        match (w.label, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i - 1));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, windows.len() - 1));
+    }
+    spans
+}
+
+/// The points of the score line of every run of windows from one recording (index, score
+/// capped at `top`), one line per run even when none of its windows was scored.
+fn recording_lines(windows: &[EvalWindow], top: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while i < windows.len() {
+        let rec = windows[i].recording;
+        let mut pts = Vec::new();
+        while i < windows.len() && windows[i].recording == rec {
+            if let Some(s) = windows[i].score {
+                pts.push((i as f64, f64::from(s).min(top)));
+            }
+            i += 1;
+        }
+        lines.push(pts);
+    }
+    lines
 }
 
 /// Histograms (share of each class per bin) of the scores of normal and anomalous windows.

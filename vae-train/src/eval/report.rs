@@ -15,6 +15,20 @@ pub const FILES: [&str; 5] = ["report.md", "scores.png", "histogram.png", "roc.p
 pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir).map_err(|err| Error::io(dir, err))?;
     let mut md = String::new();
+    summary(&mut md, e);
+    metrics_table(&mut md, e);
+    recordings_table(&mut md, e);
+    plots_section(&mut md, e, dir);
+    notes_section(&mut md, e);
+    let csv_path = dir.join("windows.csv");
+    atomic::write(&csv_path, windows_csv(e).as_bytes()).map_err(|err| Error::io(&csv_path, err))?;
+    let path = dir.join("report.md");
+    atomic::write(&path, md.as_bytes()).map_err(|err| Error::io(&path, err))?;
+    Ok(path)
+}
+
+/// The title and what was scored, and how.
+fn summary(md: &mut String, e: &Evaluation) {
     let m = &e.metrics;
     let _ = writeln!(md, "# Evaluation of `{}`\n", e.model_name);
     let wandering = e.wandering_names();
@@ -41,6 +55,10 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
         m.anomalous_windows as f64 / m.windows.max(1) as f64,
         e.invalid_windows
     );
+}
+
+/// The model's metrics beside the references'.
+fn metrics_table(md: &mut String, e: &Evaluation) {
     let _ = writeln!(md, "| scorer | ROC-AUC | PR-AUC | best F1 | F1 | precision | recall |");
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
     let mut rows = vec![
@@ -68,6 +86,10 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
         "\nF1, precision and recall are at the model's calibrated threshold (the references have none); \
          best F1 is the best over every threshold, chosen in hindsight on these labels.\n"
     );
+}
+
+/// One line per recording evaluated.
+fn recordings_table(md: &mut String, e: &Evaluation) {
     let _ = writeln!(md, "## Recordings\n\n| file | first row | rows | windows | anomalous | invalid |\n|---|---:|---:|---:|---:|---:|");
     for r in &e.recordings {
         let _ = writeln!(
@@ -81,6 +103,10 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
             r.invalid_windows
         );
     }
+}
+
+/// Draws the plots into `dir` and links them; a plot that cannot be drawn is named with why.
+fn plots_section(md: &mut String, e: &Evaluation, dir: &Path) {
     let _ = writeln!(md, "\n## Plots\n");
     type Plot = fn(&Evaluation, &Path) -> Result<(), String>;
     let plots: [(&str, &str, Plot); 3] = [
@@ -98,12 +124,20 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
             }
         }
     }
+}
+
+/// The evaluation's notes, if any.
+fn notes_section(md: &mut String, e: &Evaluation) {
     if !e.notes.is_empty() {
         let _ = writeln!(md, "## Notes\n");
         for n in &e.notes {
             let _ = writeln!(md, "* {n}");
         }
     }
+}
+
+/// `windows.csv`: one line per window scored (a file name holding `,` or `"` is quoted).
+fn windows_csv(e: &Evaluation) -> String {
     let mut csv = String::from("file,window_start_row,label,score,decision,no_training,pca\n");
     for w in &e.windows {
         let file = e.recordings.get(w.recording).map(|r| r.path.display().to_string()).unwrap_or_default();
@@ -120,9 +154,5 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
             w.pca.map_or(String::new(), |p| p.to_string())
         );
     }
-    let csv_path = dir.join("windows.csv");
-    atomic::write(&csv_path, csv.as_bytes()).map_err(|err| Error::io(&csv_path, err))?;
-    let path = dir.join("report.md");
-    atomic::write(&path, md.as_bytes()).map_err(|err| Error::io(&path, err))?;
-    Ok(path)
+    csv
 }

@@ -192,6 +192,85 @@ fn skeleton(f: &Fingerprint) -> Option<Network> {
     Some(Network { encoder, mu, log_var, decoder, mean, decoder_log_var: vec![0.0; f.x] })
 }
 
+/// The scalars and tensors of a state file, checked against its format and checksum.
+fn open_state(bytes: &[u8]) -> Result<(Scalars, SafeTensors<'_>), String> {
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let get = |k: &str| meta.get(k).ok_or_else(|| format!("no `{k}` metadata"));
+    let format = get("format")?;
+    if format != FORMAT {
+        return Err(format!("format `{format}`, expected `{FORMAT}`"));
+    }
+    let scalars: Scalars = serde_json::from_str(get("state")?).map_err(|e| format!("state metadata: {e}"))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let stored = get("checksum")?;
+    let computed =
+        checksum(tensors.tensors().iter().map(|(n, v)| (n.as_str(), v.data())).collect::<Vec<_>>());
+    if *stored != computed {
+        return Err(format!("checksum {computed} does not match the stored {stored}"));
+    }
+    Ok((scalars, tensors))
+}
+
+/// The per-parameter tensor groups of a state file (`GROUP/NAME`), read against the
+/// parameter names and shapes of the fingerprint's network.
+struct Groups<'a, 'data> {
+    tensors: &'a SafeTensors<'data>,
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+}
+
+impl Groups<'_, '_> {
+    /// The tensors of `group`, one per parameter, each checked to be F32 of its shape.
+    fn read(&self, group: &str) -> Result<Vec<Vec<f32>>, String> {
+        self.names
+            .iter()
+            .zip(&self.shapes)
+            .map(|(name, shape)| {
+                let key = format!("{group}/{name}");
+                let t = self.tensors.tensor(&key).map_err(|_| format!("no tensor `{key}`"))?;
+                if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+                    return Err(format!(
+                        "`{key}` is {:?} {:?}, expected F32 {shape:?}",
+                        t.dtype(),
+                        t.shape()
+                    ));
+                }
+                Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+            })
+            .collect()
+    }
+
+    /// The network `skel` with the parameters of `group`.
+    fn network(&self, skel: &Network, group: &str) -> Result<Network, String> {
+        let values = self.read(group)?;
+        let mut net = skel.clone();
+        for (dst, src) in params_mut(&mut net).into_iter().zip(values) {
+            dst.copy_from_slice(&src);
+        }
+        Ok(net)
+    }
+}
+
+/// The epoch history of a state file (tensor `history`, F64 `[n, HISTORY_COLUMNS]`).
+fn read_history(tensors: &SafeTensors<'_>) -> Result<Vec<EpochStats>, String> {
+    let h = tensors.tensor("history").map_err(|_| "no tensor `history`".to_string())?;
+    if h.dtype() != Dtype::F64 || h.shape().len() != 2 || h.shape()[1] != HISTORY_COLUMNS {
+        return Err(format!(
+            "`history` is {:?} {:?}, expected F64 [n, {HISTORY_COLUMNS}]",
+            h.dtype(),
+            h.shape()
+        ));
+    }
+    let rows: Vec<f64> = h
+        .data()
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    Ok(history_from_rows(&rows))
+}
+
 impl TrainState {
     /// The state file's bytes.
     pub(crate) fn to_bytes(&self) -> Result<Vec<u8>, String> {
@@ -243,77 +322,19 @@ impl TrainState {
 
     /// Parses a state file's bytes; `lr` is the learning rate of the resuming run.
     pub(crate) fn from_bytes(bytes: &[u8], lr: f32) -> Result<Self, String> {
-        let (_, header) =
-            SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
-        let meta = header.metadata().clone().unwrap_or_default();
-        let get = |k: &str| meta.get(k).ok_or_else(|| format!("no `{k}` metadata"));
-        let format = get("format")?;
-        if format != FORMAT {
-            return Err(format!("format `{format}`, expected `{FORMAT}`"));
-        }
-        let scalars: Scalars =
-            serde_json::from_str(get("state")?).map_err(|e| format!("state metadata: {e}"))?;
-        let tensors = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-        let stored = get("checksum")?;
-        let computed =
-            checksum(tensors.tensors().iter().map(|(n, v)| (n.as_str(), v.data())).collect::<Vec<_>>());
-        if *stored != computed {
-            return Err(format!("checksum {computed} does not match the stored {stored}"));
-        }
+        let (scalars, tensors) = open_state(bytes)?;
         let f = &scalars.fingerprint;
         let skel = skeleton(f).ok_or_else(|| format!("unknown activation `{}`", f.activation))?;
-        let names = param_names(&skel);
-        let shapes = param_shapes(&skel);
-        let read = |group: &str| -> Result<Vec<Vec<f32>>, String> {
-            names
-                .iter()
-                .zip(&shapes)
-                .map(|(name, shape)| {
-                    let key = format!("{group}/{name}");
-                    let t = tensors.tensor(&key).map_err(|_| format!("no tensor `{key}`"))?;
-                    if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
-                        return Err(format!(
-                            "`{key}` is {:?} {:?}, expected F32 {shape:?}",
-                            t.dtype(),
-                            t.shape()
-                        ));
-                    }
-                    Ok(t.data()
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect())
-                })
-                .collect()
-        };
-        let fill = |values: Vec<Vec<f32>>| {
-            let mut net = skel.clone();
-            for (dst, src) in params_mut(&mut net).into_iter().zip(values) {
-                dst.copy_from_slice(&src);
-            }
-            net
-        };
-        let latest = fill(read("latest")?);
-        let best = fill(read("best")?);
-        let h = tensors.tensor("history").map_err(|_| "no tensor `history`".to_string())?;
-        if h.dtype() != Dtype::F64 || h.shape().len() != 2 || h.shape()[1] != HISTORY_COLUMNS {
-            return Err(format!(
-                "`history` is {:?} {:?}, expected F64 [n, {HISTORY_COLUMNS}]",
-                h.dtype(),
-                h.shape()
-            ));
-        }
-        let rows: Vec<f64> = h
-            .data()
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-            .collect();
-        let history = history_from_rows(&rows);
+        let groups = Groups { tensors: &tensors, names: param_names(&skel), shapes: param_shapes(&skel) };
+        let latest = groups.network(&skel, "latest")?;
+        let best = groups.network(&skel, "best")?;
+        let history = read_history(&tensors)?;
         if history.len() != scalars.epochs_done {
             return Err(format!("{} history rows for {} epochs", history.len(), scalars.epochs_done));
         }
-        let mut adam = Adam::new(lr, shapes.iter().map(|s| s.iter().product()));
-        adam.m = read("adam.m")?;
-        adam.v = read("adam.v")?;
+        let mut adam = Adam::new(lr, groups.shapes.iter().map(|s| s.iter().product()));
+        adam.m = groups.read("adam.m")?;
+        adam.v = groups.read("adam.v")?;
         adam.step = scalars.adam_step;
         Ok(Self {
             fingerprint: scalars.fingerprint,

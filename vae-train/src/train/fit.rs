@@ -10,6 +10,8 @@ use super::{EpochStats, TrainConfig, TrainError, TrainOutcome};
 use crate::model::{ModelMeta, Network};
 use dfdx::tensor::Cpu;
 use dfdx::tensor_ops::Device;
+use rand::rngs::StdRng;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -61,23 +63,9 @@ pub fn train_with<D: Device<f32>>(
     let fingerprint = Fingerprint::new(cfg, x, n_train, n_val, data_hash(&[train, val]));
     let state_file = cfg.checkpoint.as_deref().map(state_path);
 
-    let mut st = match (&state_file, cfg.resume) {
+    let st = match (&state_file, cfg.resume) {
         (Some(path), true) => TrainState::load(path, &fingerprint, lr)?,
-        _ => {
-            let latest = initial_network(x, cfg);
-            TrainState {
-                fingerprint,
-                epochs_done: 0,
-                best_epoch: 0,
-                best_loss: f64::INFINITY,
-                since_best: 0,
-                stopped_early: false,
-                history: Vec::new(),
-                best: latest.clone(),
-                adam: Adam::new(lr, params(&latest).iter().map(|p| p.len())),
-                latest,
-            }
-        }
+        _ => fresh_state(fingerprint, x, cfg, lr),
     };
     // The checkpoint always holds the state's best model (it may be newer when a run was
     // killed between the two writes; the resumed run repeats that epoch exactly).
@@ -86,7 +74,7 @@ pub fn train_with<D: Device<f32>>(
         write_model(path, meta, cfg.seed, &st.best)?;
         checkpoint_epoch = Some(st.best_epoch);
     }
-    let mut log = match &cfg.log {
+    let log = match &cfg.log {
         Some(path) => CsvLog::start(path, &st.history)?,
         None => CsvLog::none(),
     };
@@ -94,80 +82,159 @@ pub fn train_with<D: Device<f32>>(
         return Ok(outcome(st));
     }
 
-    let names = param_names(&st.latest);
-    let mut net = VaeNet::<f32, D>::from_network(dev, &st.latest);
-    let validation = validation_set(dev, val, x, cfg);
     let batches = n_train.div_ceil(cfg.batch_size);
-    let progress = Progress::new(cfg.progress, ((cfg.epochs - st.epochs_done) * batches) as u64, cfg.epochs);
-    let mut cols = Vec::new();
+    let mut run = Run {
+        dev,
+        train,
+        x,
+        n_val,
+        meta,
+        cfg,
+        stop,
+        state_file,
+        names: param_names(&st.latest),
+        net: VaeNet::<f32, D>::from_network(dev, &st.latest),
+        validation: validation_set(dev, val, x, cfg),
+        progress: Progress::new(cfg.progress, ((cfg.epochs - st.epochs_done) * batches) as u64, cfg.epochs),
+        log,
+        checkpoint_epoch,
+        cols: Vec::new(),
+        st,
+    };
+    for epoch in run.st.epochs_done + 1..=cfg.epochs {
+        run.run_epoch(epoch)?;
+        if run.st.stopped_early {
+            break;
+        }
+    }
+    run.progress.finish();
+    Ok(outcome(run.st))
+}
 
-    for epoch in st.epochs_done + 1..=cfg.epochs {
+/// The state of a run that starts from scratch: the initial network, no epoch done.
+fn fresh_state(fingerprint: Fingerprint, x: usize, cfg: &TrainConfig, lr: f32) -> TrainState {
+    let latest = initial_network(x, cfg);
+    TrainState {
+        fingerprint,
+        epochs_done: 0,
+        best_epoch: 0,
+        best_loss: f64::INFINITY,
+        since_best: 0,
+        stopped_early: false,
+        history: Vec::new(),
+        best: latest.clone(),
+        adam: Adam::new(lr, params(&latest).iter().map(|p| p.len())),
+        latest,
+    }
+}
+
+/// A run in progress: its inputs, the state it saves, and what the epochs share (the device
+/// network, the fixed validation set, the progress display and the CSV log).
+struct Run<'a, D: Device<f32>> {
+    dev: &'a D,
+    train: &'a [f32],
+    x: usize,
+    n_val: usize,
+    meta: &'a ModelMeta,
+    cfg: &'a TrainConfig,
+    stop: Option<&'a AtomicBool>,
+    state_file: Option<PathBuf>,
+    /// Parameter names, to name the one that became non-finite.
+    names: Vec<String>,
+    net: VaeNet<f32, D>,
+    validation: Vec<(Columns<f32, D>, Columns<f32, D>)>,
+    progress: Progress,
+    log: CsvLog,
+    /// The epoch of the model in the checkpoint file, if one was written.
+    checkpoint_epoch: Option<usize>,
+    /// Buffer for a batch's input columns.
+    cols: Vec<f32>,
+    st: TrainState,
+}
+
+impl<D: Device<f32>> Run<'_, D> {
+    /// Trains 1-based `epoch`, validates, and records it in the state (saved to the state
+    /// file, with the checkpoint when the epoch is the best so far).
+    fn run_epoch(&mut self, epoch: usize) -> Result<(), TrainError> {
         let started = Instant::now();
-        let beta = beta(epoch, cfg.kl_warmup);
-        let diverged = |batch: Option<usize>, what: String| TrainError::Diverged {
-            epoch,
-            batch,
-            what,
-            checkpoint: cfg.checkpoint.clone(),
-            checkpoint_epoch,
-        };
+        let beta = beta(epoch, self.cfg.kl_warmup);
+        let sums = self.train_epoch(epoch, beta)?;
+        let val_sums = self.validation_pass(epoch)?;
+        let stats = epoch_stats(epoch, beta, &sums, val_sums, started.elapsed().as_secs_f64());
+        self.record(stats)
+    }
+
+    /// One pass over the training windows in the epoch's shuffled order, one Adam step per
+    /// batch; the loss sums over all of them.
+    fn train_epoch(&mut self, epoch: usize, beta: f64) -> Result<LossSums, TrainError> {
+        let cfg = self.cfg;
         let mut r = rng(cfg.seed, Stream::Epoch, epoch as u64);
-        let order = shuffled(&mut r, n_train);
+        let order = shuffled(&mut r, self.train.len() / self.x);
         let mut sums = LossSums::default();
         for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
-            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            if self.stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 // Point at the state only when one was written: a run stopped in its
                 // first epoch has nothing to resume.
-                let state = state_file.filter(|p| p.exists());
+                let state = self.state_file.clone().filter(|p| p.exists());
                 return Err(TrainError::Interrupted { epoch, state });
             }
-            gather_columns(train, x, rows, &mut cols);
-            let xb = dev.tensor_from_vec(std::mem::take(&mut cols), (x, rows.len()));
-            let eps = dev.tensor_from_vec(normals(&mut r, cfg.latent * rows.len()), (cfg.latent, rows.len()));
-            let (objective, batch_sums, grads) = loss_and_gradients(&net, &xb, &eps, beta);
-            if !objective.is_finite() || !batch_sums.loss().is_finite() {
-                let value = if objective.is_finite() { batch_sums.loss() } else { objective };
-                return Err(diverged(Some(b + 1), format!("the loss is {value}")));
-            }
+            let batch_sums = self.step(epoch, b + 1, rows, &mut r, beta)?;
             sums.add(&batch_sums);
-            if let Err(bad) = st.adam.update(&mut params_mut(&mut st.latest), &grads) {
-                let value = params(&st.latest)[bad.tensor][bad.index];
-                let name = &names[bad.tensor];
-                return Err(diverged(
-                    Some(b + 1),
-                    format!("{name}[{}] became {value} in the update", bad.index),
-                ));
-            }
-            net.set_from_network(&st.latest);
             let n = sums.windows as f64;
-            progress.batch(epoch, b + 1, (sums.loss() / n, sums.recon / n, sums.kl / n));
+            self.progress.batch(epoch, b + 1, (sums.loss() / n, sums.recon / n, sums.kl / n));
         }
+        Ok(sums)
+    }
 
-        let val_sums = (n_val > 0).then(|| {
-            let mut s = LossSums::default();
-            for (xc, eps) in &validation {
-                s.add(&loss_sums(&net, xc, eps));
-            }
-            s
-        });
-        if let Some(v) = &val_sums {
-            if !v.loss().is_finite() {
-                return Err(diverged(None, format!("the validation loss is {}", v.loss())));
-            }
+    /// One Adam step on the windows `rows` (1-based `batch` of `epoch`); the batch's loss
+    /// sums. A non-finite loss or parameter is an error.
+    fn step(
+        &mut self,
+        epoch: usize,
+        batch: usize,
+        rows: &[usize],
+        r: &mut StdRng,
+        beta: f64,
+    ) -> Result<LossSums, TrainError> {
+        let (dev, x, latent) = (self.dev, self.x, self.cfg.latent);
+        gather_columns(self.train, x, rows, &mut self.cols);
+        let xb = dev.tensor_from_vec(std::mem::take(&mut self.cols), (x, rows.len()));
+        let eps = dev.tensor_from_vec(normals(r, latent * rows.len()), (latent, rows.len()));
+        let (objective, batch_sums, grads) = loss_and_gradients(&self.net, &xb, &eps, beta);
+        if !objective.is_finite() || !batch_sums.loss().is_finite() {
+            let value = if objective.is_finite() { batch_sums.loss() } else { objective };
+            return Err(self.diverged(epoch, Some(batch), format!("the loss is {value}")));
         }
-        let mean = |v: f64, s: &LossSums| v / s.windows as f64;
-        let stats = EpochStats {
-            epoch,
-            train_loss: mean(sums.loss(), &sums),
-            train_recon: mean(sums.recon, &sums),
-            train_kl: mean(sums.kl, &sums),
-            val_loss: val_sums.map(|s| mean(s.loss(), &s)),
-            val_recon: val_sums.map(|s| mean(s.recon, &s)),
-            val_kl: val_sums.map(|s| mean(s.kl, &s)),
-            beta,
-            seconds: started.elapsed().as_secs_f64(),
-        };
+        if let Err(bad) = self.st.adam.update(&mut params_mut(&mut self.st.latest), &grads) {
+            let value = params(&self.st.latest)[bad.tensor][bad.index];
+            let name = &self.names[bad.tensor];
+            let what = format!("{name}[{}] became {value} in the update", bad.index);
+            return Err(self.diverged(epoch, Some(batch), what));
+        }
+        self.net.set_from_network(&self.st.latest);
+        Ok(batch_sums)
+    }
 
+    /// The loss sums over the validation set (`None` without validation windows).
+    fn validation_pass(&self, epoch: usize) -> Result<Option<LossSums>, TrainError> {
+        if self.n_val == 0 {
+            return Ok(None);
+        }
+        let mut s = LossSums::default();
+        for (xc, eps) in &self.validation {
+            s.add(&loss_sums(&self.net, xc, eps));
+        }
+        if !s.loss().is_finite() {
+            return Err(self.diverged(epoch, None, format!("the validation loss is {}", s.loss())));
+        }
+        Ok(Some(s))
+    }
+
+    /// Records a finished epoch: the best model so far (written to the checkpoint), early
+    /// stopping, the progress display, the log and the state file.
+    fn record(&mut self, stats: EpochStats) -> Result<(), TrainError> {
+        let (cfg, epoch) = (self.cfg, stats.epoch);
+        let st = &mut self.st;
         let monitored = stats.monitored_loss();
         let improved = monitored < st.best_loss;
         if improved {
@@ -176,8 +243,8 @@ pub fn train_with<D: Device<f32>>(
             st.best_epoch = epoch;
             st.since_best = 0;
             if let Some(path) = &cfg.checkpoint {
-                write_model(path, meta, cfg.seed, &st.best)?;
-                checkpoint_epoch = Some(epoch);
+                write_model(path, self.meta, cfg.seed, &st.best)?;
+                self.checkpoint_epoch = Some(epoch);
             }
         } else if epoch > cfg.kl_warmup {
             st.since_best += 1;
@@ -186,18 +253,48 @@ pub fn train_with<D: Device<f32>>(
         if let Some(p) = cfg.patience {
             st.stopped_early = st.since_best > 0 && st.since_best >= p && epoch < cfg.epochs;
         }
-        progress.epoch(&stats, improved);
-        log.append(&stats)?;
+        self.progress.epoch(&stats, improved);
+        self.log.append(&stats)?;
         st.history.push(stats);
-        if let Some(path) = &state_file {
+        if let Some(path) = &self.state_file {
             st.save(path)?;
         }
-        if st.stopped_early {
-            break;
+        Ok(())
+    }
+
+    /// The error for a loss or parameter that stopped being finite in `epoch` (in `batch`,
+    /// or in validation), pointing at the last checkpoint.
+    fn diverged(&self, epoch: usize, batch: Option<usize>, what: String) -> TrainError {
+        TrainError::Diverged {
+            epoch,
+            batch,
+            what,
+            checkpoint: self.cfg.checkpoint.clone(),
+            checkpoint_epoch: self.checkpoint_epoch,
         }
     }
-    progress.finish();
-    Ok(outcome(st))
+}
+
+/// The means of an epoch's loss sums.
+fn epoch_stats(
+    epoch: usize,
+    beta: f64,
+    sums: &LossSums,
+    val_sums: Option<LossSums>,
+    seconds: f64,
+) -> EpochStats {
+    let mean = |v: f64, s: &LossSums| v / s.windows as f64;
+    EpochStats {
+        epoch,
+        train_loss: mean(sums.loss(), sums),
+        train_recon: mean(sums.recon, sums),
+        train_kl: mean(sums.kl, sums),
+        val_loss: val_sums.map(|s| mean(s.loss(), &s)),
+        val_recon: val_sums.map(|s| mean(s.recon, &s)),
+        val_kl: val_sums.map(|s| mean(s.kl, &s)),
+        beta,
+        seconds,
+    }
 }
 
 /// The network a fresh run of `cfg` on inputs of width `x` starts from.
