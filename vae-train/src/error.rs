@@ -31,7 +31,7 @@ pub enum Error {
     Data(#[from] crate::data::DataError),
     /// Bad labels for an evaluation (label windows, file lists).
     #[error(transparent)]
-    Eval(#[from] crate::eval::EvalError),
+    Eval(#[from] EvalError),
     /// Training failed (divergence, bad configuration).
     #[error(transparent)]
     Train(#[from] TrainError),
@@ -172,4 +172,120 @@ fn kept_text(checkpoint: &Option<PathBuf>, epoch: &Option<usize>) -> String {
         (Some(p), None) => format!("no checkpoint of this run was written to {} yet", p.display()),
         (None, _) => "no checkpoint was configured".to_string(),
     }
+}
+
+/// A labelling error, naming the file and the place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The label-window file is not valid JSON.
+    #[error("{path}, line {line}, column {column}: the label windows are not valid JSON: {why}")]
+    LabelJson {
+        /// The JSON file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        why: String,
+    },
+    /// Valid JSON of the wrong shape.
+    #[error("{path}: {at}: expected {expected}, found {found}")]
+    LabelJsonShape {
+        /// The JSON file.
+        path: PathBuf,
+        /// Where (`the top level`, `key "a.csv", window 2`).
+        at: String,
+        /// What the format needs there.
+        expected: &'static str,
+        /// What is there (shortened).
+        found: String,
+    },
+    /// A key given twice in the label-window JSON (a JSON reader keeps only the last).
+    #[error("{path}, line {line}, column {column}: key \"{key}\" appears twice in the label windows (only one list per file): merge its windows into one list")]
+    DuplicateKey {
+        /// The JSON file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// 1-based line of its second occurrence.
+        line: usize,
+        /// 1-based column (just after the key).
+        column: usize,
+    },
+    /// A timestamp that is not `YYYY-MM-DD HH:MM:SS[.fraction]`.
+    #[error("{path}, {at}: expected a timestamp `YYYY-MM-DD HH:MM:SS[.ffffff]`, found `{found}`")]
+    BadTimestamp {
+        /// The file holding it (JSON or CSV).
+        path: PathBuf,
+        /// Where (`key "a.csv", window 1, start`, `line 17, column 1 `timestamp``).
+        at: String,
+        /// The text.
+        found: String,
+    },
+    /// A label window of an evaluated file that labels none of its rows.
+    #[error("{json}: key \"{key}\", window {window} labels no row of {file}: {why} (wrong key, dates or time zone?)")]
+    WindowLabelsNoRow {
+        /// The JSON file.
+        json: PathBuf,
+        /// The key naming the file.
+        key: String,
+        /// 1-based number of the window in the key's list.
+        window: usize,
+        /// The data file.
+        file: PathBuf,
+        /// The window and where it lies against the rows (`[a, b] starts after the last
+        /// row's time, c`).
+        why: String,
+    },
+    /// Timestamps that go back in time across a label window: the rows cannot be matched to
+    /// the window as one stretch.
+    #[error("{path}, {at}: time goes back from {previous} to `{found}`, across {window}: rows are matched to label windows by time, which needs the timestamps in increasing order around every window")]
+    TimestampsOutOfOrder {
+        /// The data file.
+        path: PathBuf,
+        /// Where the earlier time is (`line 17, column 1 `timestamp``).
+        at: String,
+        /// Its text.
+        found: String,
+        /// The later time just before it, and its line (`` `2020-01-01 00:05:10` (line 16) ``).
+        previous: Box<str>,
+        /// The window (`window 1 [a, b] of key "x.csv" in w.json`).
+        window: Box<str>,
+    },
+    /// The label windows have no entry for an input file.
+    #[error("{json} has no label windows for {file}: none of its keys ({keys}) names this file (a key must be the end of the file's path, or the only key with its file name)")]
+    NoLabelsFor {
+        /// The JSON file.
+        json: PathBuf,
+        /// The input file.
+        file: PathBuf,
+        /// Some of the JSON's keys.
+        keys: String,
+    },
+    /// Label windows need a timestamp column to place rows in time.
+    #[error("{path}: no timestamp column, which --label-windows needs to place the rows in time (a column named timestamp, datetime, date, time...)")]
+    NoTimestamps {
+        /// The data file.
+        path: PathBuf,
+    },
+    /// `--normal` or `--anomalous` without a file.
+    #[error(
+        "no {which} recording given: --normal FILE... and --anomalous FILE... each need at least one file"
+    )]
+    EmptyFiles {
+        /// `normal` or `anomalous`.
+        which: &'static str,
+    },
+    /// A recording too short for one window of the model.
+    #[error("{path}: {rows} rows, fewer than one window of {window}: nothing to evaluate")]
+    NoWindows {
+        /// The file.
+        path: PathBuf,
+        /// Its rows (after `--rows`).
+        rows: usize,
+        /// The model's window.
+        window: usize,
+    },
 }
