@@ -344,3 +344,19 @@ fn import_errors_say_what_is_wrong_in_words() {
     let e = fails(&run(&["import", "--safetensors", s(&st), "--out", s(&out)]), 1, "not a safetensors file");
     assert!(!e.contains("HeaderTooSmall"), "{e}");
 }
+
+#[test]
+fn the_false_alarm_rate_is_the_contract_the_model_file_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = data(dir.path());
+    let (a, b) = (dir.path().join("a.vaem"), dir.path().join("b.vaem"));
+    ok(&fit(s(&train), s(&a), &["--false-alarm-rate", "0.01", "--name", "m"]));
+    ok(&fit(s(&train), s(&b), &["--quantile", "0.99", "--name", "m"]));
+    // The two spellings of one contract give the very same model.
+    assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    let shown = String::from_utf8(ok(&["inspect", s(&a)]).stdout).unwrap();
+    assert!(shown.contains("at quantile 0.99 (decision: false-alarm rate 0.01)"), "{shown}");
+    let both = fit(s(&train), s(&a), &["--false-alarm-rate", "0.01", "--quantile", "0.99", "--force"]);
+    fails(&run(&both), 2, "cannot be used with");
+    fails(&run(&fit(s(&train), s(&a), &["--false-alarm-rate", "0.7", "--force"])), 2, "from 0 to 0.5");
+}

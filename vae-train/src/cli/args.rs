@@ -164,9 +164,15 @@ pub struct FitArgs {
     /// Latent samples K for sampled scores (default 8; the deterministic score takes none).
     #[arg(long, value_parser = limits::samples)]
     pub samples: Option<u16>,
-    /// Quantile of validation scores taken as the threshold (0.5 to 1).
-    #[arg(long, default_value_t = 0.995, value_parser = limits::quantile)]
-    pub quantile: f32,
+    /// The share of normal windows you accept to see flagged (0 to 0.5; default 0.005): the
+    /// threshold is set so that this share of normal calibration windows lies above it, and
+    /// the model file records it.
+    #[arg(long, value_parser = limits::false_alarm_rate, conflicts_with = "quantile")]
+    pub false_alarm_rate: Option<f64>,
+    /// The same contract as a quantile of normal scores: `--quantile q` is
+    /// `--false-alarm-rate 1-q` (0.5 to 1).
+    #[arg(long, value_parser = limits::quantile)]
+    pub quantile: Option<f32>,
     /// Input front end, run identically on the device and recorded in the model file: raw,
     /// diff, demean, stats or spectrum (see `vae_core::transform`).
     #[arg(long, default_value = "raw", value_parser = limits::transform)]
@@ -346,6 +352,9 @@ impl DataArgs {
     }
 }
 
+/// The share of normal windows `fit` accepts to see flagged, by default.
+pub const DEFAULT_FALSE_ALARM_RATE: f64 = 0.005;
+
 impl FitArgs {
     /// The typed plan of these arguments; a bad value is a usage error.
     pub fn plan(&self) -> Result<FitPlan, Error> {
@@ -362,7 +371,8 @@ impl FitArgs {
                 self.threshold_rule
             ))
         })?;
-        if threshold_rule != ThresholdRule::Quantile && self.quantile >= 1.0 {
+        let quantile = self.quantile();
+        if threshold_rule != ThresholdRule::Quantile && quantile >= 1.0 {
             return Err(Error::Usage("--threshold-rule cantelli and auto need --quantile below 1".into()));
         }
         let calibrate = match self.calibrate.as_str() {
@@ -407,7 +417,7 @@ impl FitArgs {
             patience: (self.patience > 0).then_some(self.patience),
             val_fraction: self.val_fraction,
             score: ScoreConfig::new(kind, self.samples.unwrap_or(8))?,
-            quantile: self.quantile,
+            quantile,
             threshold_rule,
             calibrate,
             name,
@@ -417,6 +427,16 @@ impl FitArgs {
             resume: self.resume,
             progress: !self.quiet,
         })
+    }
+
+    /// The calibration quantile: `1 - --false-alarm-rate`, or `--quantile`, or 0.995.
+    pub fn quantile(&self) -> f32 {
+        match (self.false_alarm_rate, self.quantile) {
+            // Through f64, so the default rate gives exactly the f32 0.995.
+            (Some(rate), _) => (1.0 - rate) as f32,
+            (None, Some(q)) => q,
+            (None, None) => (1.0 - DEFAULT_FALSE_ALARM_RATE) as f32,
+        }
     }
 
     /// The training recordings (NaN/Inf refused unless `--drop-nan`).

@@ -93,6 +93,16 @@ pub fn quantile(s: &str) -> Result<f32, String> {
     }
 }
 
+/// A false-alarm rate: 0 to 0.5 (0 puts the threshold at the largest normal score).
+pub fn false_alarm_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = number(s, "a number from 0 to 0.5")?;
+    if (0.0..=0.5).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("expected a number from 0 to 0.5 (the share of normal windows flagged), found {v}"))
+    }
+}
+
 /// The validation share: 0 to 0.9 (at least a tenth of every recording trains).
 pub fn val_fraction(s: &str) -> Result<f64, String> {
     let v: f64 = number(s, "a number from 0 to 0.9")?;

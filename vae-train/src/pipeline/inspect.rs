@@ -77,7 +77,12 @@ pub fn describe(path: &Path) -> Result<String, Error> {
             "  threshold   {:.4} at quantile {}{}",
             c.threshold,
             c.quantile,
-            if i == 0 { " (decision)" } else { "" }
+            if i == 0 {
+                // The contract the user asked for: the share of normal windows flagged.
+                format!(" (decision: false-alarm rate {})", false_alarm_rate(c.quantile))
+            } else {
+                String::new()
+            }
         );
     }
     let _ = writeln!(o, "  seed        {}", h.seed);
@@ -86,4 +91,10 @@ pub fn describe(path: &Path) -> Result<String, Error> {
         let _ = writeln!(o, "    {name:<24} mean {m:>12.6}  std {s:>12.6}");
     }
     Ok(o)
+}
+
+/// `1 - q` as the user wrote it (0.005, not 0.0049999952).
+fn false_alarm_rate(q: f32) -> String {
+    let rate = 1.0 - f64::from(q);
+    format!("{}", (rate * 1e6).round() / 1e6)
 }
