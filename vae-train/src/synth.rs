@@ -191,7 +191,7 @@ fn csv(rows: &[[f32; 4]], labels: Option<&[bool]>, rate: f32, t0: usize) -> Stri
     s
 }
 
-/// The files [`write`] writes into its directory.
+/// The files [`write()`] writes into its directory.
 pub const FILES: [&str; 3] = ["train.csv", "test.csv", "faults.csv"];
 
 /// Writes `train.csv` (normal), `test.csv` (with an `anomaly` 0/1 column) and `faults.csv`
