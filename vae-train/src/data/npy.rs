@@ -719,6 +719,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn headers_other_readers_refuse_are_read_in_linear_time() {
+        let ok = |b: &[u8]| p(b, &LoadOptions::default()).map(|r| r.values);
+        // Byte orders `|`, `=` and none on multi-byte types; a bool byte other than 0 or 1.
+        for descr in ["|f8", "=f8", "f8"] {
+            assert_eq!(ok(&npy_bytes(descr, "(1,)", &f64s(&[2.5]))).unwrap(), [2.5], "{descr}");
+        }
+        assert_eq!(ok(&npy_bytes("|b1", "(3,)", &[2, 0, 255])).unwrap(), [1.0, 0.0, 1.0]);
+        // Newlines between the items and a latin-1 byte in a version 1.0 header.
+        let mut b = npy_with(
+            "{'descr': '<f8',\n 'fortran_order': False,\r\n 'shape': (1,), 'n': 'Z'}",
+            "",
+            "",
+            1,
+            &f64s(&[3.0]),
+        );
+        let z = b.iter().position(|&c| c == b'Z').unwrap();
+        b[z] = 0xE9;
+        assert_eq!(ok(&b).unwrap(), [3.0]);
+        // Nesting that a backtracking parser (npyz's py_literal) takes exponential time over:
+        // 22 levels in a 136-byte file took it 33 s. Here it is linear, refused beyond MAX_DEPTH.
+        for (depth, accepted) in [(MAX_DEPTH - 1, true), (22, false), (5_000, false)] {
+            let extra = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': {extra}}}");
+            let r = ok(&npy_with(&header, "", "", 2, &f64s(&[4.0])));
+            assert_eq!(r.is_ok(), accepted, "{depth}: {r:?}");
+        }
+        // Dimensions whose product overflows u64 (npyz panics: "attempt to multiply with overflow").
+        let e = ok(&npy_bytes("<f8", "(4294967296, 4294967296)", &[])).unwrap_err();
+        assert!(matches!(e, DataError::Truncated { expected: u64::MAX, .. }), "{e}");
+        // `M8`/`m8` are dates, not numbers (npyz would read them as i64).
+        for descr in ["<M8[ns]", "<m8[s]", "<f16", "|V8"] {
+            let e = ok(&npy_bytes(descr, "(1,)", &[0; 8])).unwrap_err();
+            assert!(matches!(e, DataError::UnsupportedDtype { .. }), "{descr}: {e}");
+        }
+    }
+
+    #[test]
     fn data_length() {
         let e = p(&npy_bytes("<f8", "(4, 1)", &f64s(&[1.0, 2.0])), &LoadOptions::default()).unwrap_err();
         assert_eq!(

@@ -47,6 +47,17 @@ pub fn describe(path: &Path) -> Result<String, Error> {
             t.smoothing
         );
     }
+    layers(&mut o, &h, bytes.len());
+    let _ = writeln!(o, "  seed        {}", h.seed);
+    let _ = writeln!(o, "  normalisation (training data):");
+    for ((name, m), s) in h.channel_names().zip(f.norm_mean()).zip(f.norm_std()) {
+        let _ = writeln!(o, "    {name:<24} mean {m:>12.6}  std {s:>12.6}");
+    }
+    Ok(o)
+}
+
+/// The network, its cost, its score and thresholds.
+fn layers(o: &mut String, h: &vae_core::model_file::Header<'_>, file_len: usize) {
     let _ = writeln!(o, "  latent      {}", h.latent_len);
     let _ = writeln!(
         o,
@@ -65,7 +76,7 @@ pub fn describe(path: &Path) -> Result<String, Error> {
         );
     }
     let _ = writeln!(o, "  parameters  {} (f32)", h.param_count());
-    let _ = writeln!(o, "  flash       {} bytes (the whole file is embedded)", bytes.len());
+    let _ = writeln!(o, "  flash       {file_len} bytes (the whole file is embedded)");
     let _ = writeln!(o, "  cost        {} multiply-accumulates per deterministic score", h.macs());
     let _ = writeln!(o, "  score       {} (K = {})", h.score.kind().name(), h.score.samples());
     if h.thresholds().is_empty() {
@@ -85,12 +96,6 @@ pub fn describe(path: &Path) -> Result<String, Error> {
             }
         );
     }
-    let _ = writeln!(o, "  seed        {}", h.seed);
-    let _ = writeln!(o, "  normalisation (training data):");
-    for ((name, m), s) in h.channel_names().zip(f.norm_mean()).zip(f.norm_std()) {
-        let _ = writeln!(o, "    {name:<24} mean {m:>12.6}  std {s:>12.6}");
-    }
-    Ok(o)
 }
 
 /// `1 - q` as the user wrote it (0.005, not 0.0049999952).
