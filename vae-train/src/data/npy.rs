@@ -348,84 +348,96 @@ impl Lexer<'_> {
         if depth > MAX_DEPTH {
             return Err("nested too deeply".to_string());
         }
-        let at = self.i;
         match self.peek() {
-            Some(b'{') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                loop {
-                    if self.peek() == Some(b'}') {
-                        self.i += 1;
-                        return Ok(Lit::Dict(items));
-                    }
-                    let k = self.value(depth + 1)?;
-                    if self.peek() != Some(b':') {
-                        return Err(format!("expected ':' at byte {}", self.i));
-                    }
-                    self.i += 1;
-                    let v = self.value(depth + 1)?;
-                    items.push((k, v));
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {}
-                        _ => return Err(format!("expected ',' or '}}' at byte {}", self.i)),
-                    }
-                }
-            }
-            Some(open @ (b'(' | b'[')) => {
-                let close = if open == b'(' { b')' } else { b']' };
-                self.i += 1;
-                let mut items = Vec::new();
-                loop {
-                    if self.peek() == Some(close) {
-                        self.i += 1;
-                        return Ok(if open == b'(' { Lit::Tuple(items) } else { Lit::List(items) });
-                    }
-                    items.push(self.value(depth + 1)?);
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(c) if c == close => {}
-                        _ => {
-                            return Err(format!("expected ',' or '{}' at byte {}", char::from(close), self.i))
-                        }
-                    }
-                }
-            }
-            Some(q @ (b'\'' | b'"')) => {
-                let start = self.i + 1;
-                let len = self.s.get(start..).and_then(|r| r.iter().position(|&c| c == q));
-                let Some(len) = len else {
-                    return Err(format!("unterminated string at byte {at}"));
-                };
-                self.i = start + len + 1;
-                Ok(Lit::Str(String::from_utf8_lossy(&self.s[start..start + len]).into_owned()))
-            }
-            Some(c) if c.is_ascii_digit() => {
-                let start = self.i;
-                while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-                    self.i += 1;
-                }
-                let digits = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
-                // Python 2 wrote long integers with an `L` suffix.
-                if matches!(self.s.get(self.i), Some(b'L' | b'l')) {
-                    self.i += 1;
-                }
-                digits.parse().map(Lit::Int).map_err(|_| format!("integer {digits} too large"))
-            }
-            Some(c) if c.is_ascii_alphabetic() => {
-                let start = self.i;
-                while self.s.get(self.i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
-                    self.i += 1;
-                }
-                match &self.s[start..self.i] {
-                    b"True" => Ok(Lit::Bool(true)),
-                    b"False" => Ok(Lit::Bool(false)),
-                    b"None" => Ok(Lit::None),
-                    w => Err(format!("unexpected word `{}` at byte {start}", String::from_utf8_lossy(w))),
-                }
-            }
+            Some(b'{') => self.dict(depth),
+            Some(open @ (b'(' | b'[')) => self.sequence(open, depth),
+            Some(q @ (b'\'' | b'"')) => self.string(q),
+            Some(c) if c.is_ascii_digit() => self.integer(),
+            Some(c) if c.is_ascii_alphabetic() => self.word(),
             Some(c) => Err(format!("unexpected {:?} at byte {}", char::from(c), self.i)),
             None => Err("header ends early".to_string()),
+        }
+    }
+
+    /// `{key: value, ...}`, at its opening brace.
+    fn dict(&mut self, depth: usize) -> Result<Lit, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        loop {
+            if self.peek() == Some(b'}') {
+                self.i += 1;
+                return Ok(Lit::Dict(items));
+            }
+            let k = self.value(depth + 1)?;
+            if self.peek() != Some(b':') {
+                return Err(format!("expected ':' at byte {}", self.i));
+            }
+            self.i += 1;
+            let v = self.value(depth + 1)?;
+            items.push((k, v));
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {}
+                _ => return Err(format!("expected ',' or '}}' at byte {}", self.i)),
+            }
+        }
+    }
+
+    /// A tuple or list, at its opening bracket `open`.
+    fn sequence(&mut self, open: u8, depth: usize) -> Result<Lit, String> {
+        let close = if open == b'(' { b')' } else { b']' };
+        self.i += 1;
+        let mut items = Vec::new();
+        loop {
+            if self.peek() == Some(close) {
+                self.i += 1;
+                return Ok(if open == b'(' { Lit::Tuple(items) } else { Lit::List(items) });
+            }
+            items.push(self.value(depth + 1)?);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(c) if c == close => {}
+                _ => return Err(format!("expected ',' or '{}' at byte {}", char::from(close), self.i)),
+            }
+        }
+    }
+
+    /// A string quoted with `q`, at its opening quote.
+    fn string(&mut self, q: u8) -> Result<Lit, String> {
+        let at = self.i;
+        let start = self.i + 1;
+        let len = self.s.get(start..).and_then(|r| r.iter().position(|&c| c == q));
+        let Some(len) = len else {
+            return Err(format!("unterminated string at byte {at}"));
+        };
+        self.i = start + len + 1;
+        Ok(Lit::Str(String::from_utf8_lossy(&self.s[start..start + len]).into_owned()))
+    }
+
+    /// A non-negative integer, with Python 2's optional `L` suffix.
+    fn integer(&mut self) -> Result<Lit, String> {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        let digits = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
+        if matches!(self.s.get(self.i), Some(b'L' | b'l')) {
+            self.i += 1;
+        }
+        digits.parse().map(Lit::Int).map_err(|_| format!("integer {digits} too large"))
+    }
+
+    /// `True`, `False` or `None`.
+    fn word(&mut self) -> Result<Lit, String> {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+            self.i += 1;
+        }
+        match &self.s[start..self.i] {
+            b"True" => Ok(Lit::Bool(true)),
+            b"False" => Ok(Lit::Bool(false)),
+            b"None" => Ok(Lit::None),
+            w => Err(format!("unexpected word `{}` at byte {start}", String::from_utf8_lossy(w))),
         }
     }
 }
