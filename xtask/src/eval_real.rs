@@ -20,6 +20,21 @@
 //! is W/8 and the smoothing averages the W/hop windows that overlap a window's span. Nothing
 //! is chosen on test labels.
 //!
+//! Alarms at the threshold, as a user of the device meets them (`vae_train::eval::alarms`):
+//! the false-alarm rate (share of labelled-normal windows flagged) and event recall (share
+//! of anomaly events, runs of anomalous windows of a file, with a window flagged), columns of
+//! the table for the model and the no-training score, and under the table per seed, pooled
+//! over files, with alarm episodes per 1,000 normal windows (and per day on NAB and SKAB,
+//! whose files have timestamps). The no-training score flags by the model's rule: its score
+//! smoothed as the model's, over the quantile `q` of the model's calibration of the same
+//! smoothed score on *all* of the file's training rows (the rows `fit` was given, its
+//! validation part included). On SKAB and NAB those are the rows the model's own threshold is
+//! taken over (`--calibrate auto` uses every training-side window when the validation part
+//! holds fewer than 1/(1-q) = 200); on CWRU the model calibrates on its validation windows
+//! alone. The reference fits nothing but the normalisation, so its scores on the rows `fit`
+//! trained on are not optimistic as the model's would be, and more windows estimate the
+//! quantile better.
+//!
 //! Every model row is the mean over [`DEFAULT_SEEDS`] training seeds (`--seeds N`), with the
 //! per-seed figures printed under the table. `--nab-category artificialWithAnomaly` runs the
 //! NAB protocol on the development series on which NAB's configuration was chosen;
@@ -29,7 +44,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vae_train::data::{self, LoadOptions, NanPolicy, Recording, RowRange};
-use vae_train::eval::{self, period, Evaluation, LabelSource, LabelWindows, Metrics};
+use vae_train::eval::{self, period, AlarmFigures, Evaluation, LabelSource, LabelWindows, Metrics};
 
 /// The SKAB sensor columns (every one but the labels).
 const SKAB_COLUMNS: [&str; 8] = [
@@ -271,6 +286,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let mut rows: Vec<TableRow> = Vec::new();
     let mut spread = String::new();
+    let mut requested: Option<f64> = None;
     for mut p in protocols() {
         if only.as_deref().is_some_and(|o| o != p.name) {
             continue;
@@ -315,6 +331,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if !overrides.is_empty() {
             label.push_str(&format!(", fit {}", overrides.join(" ")));
         }
+        requested = requested.or_else(|| per_seed.first()?.first()?.requested_false_alarm_rate);
         rows.extend(table_rows(&title, &label, &per_seed));
         spread.push_str(&seed_spread(&title, &per_seed));
         eprintln!(
@@ -325,6 +342,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
     }
     println!("{}", table(&rows));
+    println!("{}", alarm_legend(requested));
     println!("{spread}");
     println!("{}", targets(&rows));
     println!(
@@ -517,9 +535,16 @@ struct Mean {
     f1: Option<f64>,
     precision: Option<f64>,
     recall: Option<f64>,
+    /// Share of labelled-normal windows flagged at the threshold.
+    false_alarm_rate: Option<f64>,
+    /// Share of anomaly events with a window flagged.
+    event_recall: Option<f64>,
     windows: usize,
     anomalous: usize,
 }
+
+/// The metrics a [`Mean`] averages, in table order.
+const METRICS: usize = 8;
 
 /// The mean of the defined, finite values (`None` when there are none).
 fn average(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -528,29 +553,70 @@ fn average(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 }
 
 impl Mean {
-    /// The six metrics in table order.
-    fn metrics(&self) -> [Option<f64>; 6] {
-        [self.roc_auc, self.pr_auc, self.best_f1, self.f1, self.precision, self.recall]
+    /// The metrics in table order.
+    fn metrics(&self) -> [Option<f64>; METRICS] {
+        [
+            self.roc_auc,
+            self.pr_auc,
+            self.best_f1,
+            self.f1,
+            self.precision,
+            self.recall,
+            self.false_alarm_rate,
+            self.event_recall,
+        ]
     }
 
     /// Each metric the [`average`] of its values in `items`; the counts given.
-    fn averaged(items: &[[Option<f64>; 6]], windows: usize, anomalous: usize) -> Self {
-        let [roc_auc, pr_auc, best_f1, f1, precision, recall] =
+    fn averaged(items: &[[Option<f64>; METRICS]], windows: usize, anomalous: usize) -> Self {
+        let [roc_auc, pr_auc, best_f1, f1, precision, recall, false_alarm_rate, event_recall] =
             std::array::from_fn(|i| average(items.iter().map(|m| m[i])));
-        Mean { roc_auc, pr_auc, best_f1, f1, precision, recall, windows, anomalous }
+        Mean {
+            roc_auc,
+            pr_auc,
+            best_f1,
+            f1,
+            precision,
+            recall,
+            false_alarm_rate,
+            event_recall,
+            windows,
+            anomalous,
+        }
     }
 }
 
-fn mean_of(ms: &[Metrics]) -> Mean {
-    let metrics: Vec<[Option<f64>; 6]> =
-        ms.iter().map(|m| [m.roc_auc, m.pr_auc, m.best_f1, m.f1, m.precision, m.recall]).collect();
-    Mean::averaged(&metrics, ms.iter().map(|m| m.windows).sum(), ms.iter().map(|m| m.anomalous_windows).sum())
+/// A scorer's metrics on one evaluation with its alarm figures, when it has a threshold.
+type Scored = (Metrics, Option<AlarmFigures>);
+
+fn mean_of(ms: &[Scored]) -> Mean {
+    let metrics: Vec<[Option<f64>; METRICS]> = ms
+        .iter()
+        .map(|(m, a)| {
+            let a = a.as_ref();
+            [
+                m.roc_auc,
+                m.pr_auc,
+                m.best_f1,
+                m.f1,
+                m.precision,
+                m.recall,
+                a.and_then(|a| a.false_alarm_rate),
+                a.and_then(|a| a.event_recall),
+            ]
+        })
+        .collect();
+    Mean::averaged(
+        &metrics,
+        ms.iter().map(|(m, _)| m.windows).sum(),
+        ms.iter().map(|(m, _)| m.anomalous_windows).sum(),
+    )
 }
 
 /// Mean of per-seed means (every seed evaluates the same windows, so the counts are one
 /// seed's).
 fn mean_over_seeds(per_seed: &[Mean]) -> Mean {
-    let metrics: Vec<[Option<f64>; 6]> = per_seed.iter().map(Mean::metrics).collect();
+    let metrics: Vec<[Option<f64>; METRICS]> = per_seed.iter().map(Mean::metrics).collect();
     let first = per_seed.first().copied().unwrap_or_default();
     Mean::averaged(&metrics, first.windows, first.anomalous)
 }
@@ -559,36 +625,119 @@ fn mean_over_seeds(per_seed: &[Mean]) -> Mean {
 /// over files. The references do not depend on the seed except PCA's training rows, which
 /// are the same for every seed.
 fn table_rows(title: &str, label: &str, per_seed: &[Vec<Evaluation>]) -> Vec<TableRow> {
-    let pick = |f: &dyn Fn(&Evaluation) -> Option<Metrics>| -> Mean {
+    let pick = |f: &dyn Fn(&Evaluation) -> Option<Scored>| -> Mean {
         let means: Vec<Mean> =
             per_seed.iter().map(|evals| mean_of(&evals.iter().filter_map(f).collect::<Vec<_>>())).collect();
         mean_over_seeds(&means)
     };
     let k = per_seed.first().and_then(|e| e.first()).map_or(0, |e| e.pca_components);
     vec![
-        TableRow { data: title.to_string(), scorer: label.to_string(), m: pick(&|e| Some(e.metrics)) },
-        TableRow { data: String::new(), scorer: "flag every window".into(), m: pick(&|e| Some(e.flag_all)) },
+        TableRow {
+            data: title.to_string(),
+            scorer: label.to_string(),
+            m: pick(&|e| Some((e.metrics, e.alarms))),
+        },
+        TableRow {
+            data: String::new(),
+            scorer: "flag every window".into(),
+            m: pick(&|e| Some((e.flag_all, None))),
+        },
         TableRow {
             data: String::new(),
             scorer: "no-training score".into(),
-            m: pick(&|e| Some(e.no_training)),
+            m: pick(&|e| Some((e.no_training, e.no_training_alarms))),
         },
-        TableRow { data: String::new(), scorer: format!("PCA reconstruction, k={k}"), m: pick(&|e| e.pca) },
+        TableRow {
+            data: String::new(),
+            scorer: format!("PCA reconstruction, k={k}"),
+            m: pick(&|e| e.pca.map(|p| (p, None))),
+        },
     ]
 }
 
-/// One line per data set: the model's ROC-AUC and F1 at its threshold for each seed.
+/// The alarm figures of a list of evaluations pooled: normal windows, false alarms, episodes,
+/// events, events caught, and the delays of the events caught (rows; seconds where every one
+/// has them).
+#[derive(Default)]
+struct Pooled {
+    normal: usize,
+    false_alarms: usize,
+    episodes: usize,
+    days: Option<f64>,
+    events: usize,
+    caught: usize,
+    /// The longest delay of an event caught: in seconds where every file with a caught event
+    /// has timestamps (files may differ in sampling step), else in rows.
+    longest: Option<String>,
+}
+
+impl Pooled {
+    /// Pools the figures `f` picks of `evals` (evaluations without them are skipped).
+    fn of(evals: &[Evaluation], f: &dyn Fn(&Evaluation) -> Option<AlarmFigures>) -> Self {
+        let figures: Vec<AlarmFigures> = evals.iter().filter_map(f).collect();
+        Pooled {
+            normal: figures.iter().map(|a| a.normal_windows).sum(),
+            false_alarms: figures.iter().map(|a| a.false_alarms).sum(),
+            episodes: figures.iter().map(|a| a.episodes).sum(),
+            days: figures.iter().map(|a| a.normal_days).sum::<Option<f64>>(),
+            events: figures.iter().map(|a| a.events).sum(),
+            caught: figures.iter().map(|a| a.events_detected).sum(),
+            longest: figures.iter().filter_map(|a| a.max_delay_rows).max().map(|rows| {
+                let caught = figures.iter().filter(|a| a.max_delay_rows.is_some());
+                let seconds: Option<Vec<f64>> = caught.map(|a| a.max_delay_seconds).collect();
+                match seconds.and_then(|s| s.into_iter().reduce(f64::max)) {
+                    Some(s) => eval::alarms::duration(s),
+                    None => format!("{rows} rows"),
+                }
+            }),
+        }
+    }
+
+    /// `false-alarm rate 0.012, 3.1 episodes / 1,000 normal windows (0.80 / day), 18/20
+    /// events caught, longest delay 6.7 min`.
+    fn line(&self) -> String {
+        let per_day = self
+            .days
+            .filter(|&d| d > 0.0)
+            .map_or(String::new(), |d| format!(" ({:.2} / day)", self.episodes as f64 / d));
+        let longest = self.longest.as_ref().map_or(String::new(), |d| format!(", longest delay {d}"));
+        format!(
+            "false-alarm rate {}, {:.1} episodes / 1,000 normal windows{per_day}, {}/{} events caught{longest}",
+            f3((self.normal > 0).then(|| self.false_alarms as f64 / self.normal as f64)),
+            1000.0 * self.episodes as f64 / self.normal.max(1) as f64,
+            self.caught,
+            self.events
+        )
+    }
+}
+
+/// One line per data set: the model's ROC-AUC and F1 at its threshold for each seed, and its
+/// alarms pooled over the files for each seed beside the no-training reference's (the same
+/// for every seed).
 fn seed_spread(title: &str, per_seed: &[Vec<Evaluation>]) -> String {
-    let means: Vec<Mean> =
-        per_seed.iter().map(|evals| mean_of(&evals.iter().map(|e| e.metrics).collect::<Vec<_>>())).collect();
+    let means: Vec<Mean> = per_seed
+        .iter()
+        .map(|evals| mean_of(&evals.iter().map(|e| (e.metrics, e.alarms)).collect::<Vec<_>>()))
+        .collect();
     let list =
         |f: &dyn Fn(&Mean) -> Option<f64>| means.iter().map(|m| f3(f(m))).collect::<Vec<_>>().join(" / ");
-    format!(
+    let mut s = format!(
         "{title}, model by seed 0..{}: ROC-AUC {}; F1 at threshold {}\n",
         means.len().saturating_sub(1),
         list(&|m| m.roc_auc),
         list(&|m| m.f1)
-    )
+    );
+    for (seed, evals) in per_seed.iter().enumerate() {
+        s.push_str(&format!(
+            "  seed {seed}, pooled over files: {}\n",
+            Pooled::of(evals, &|e| e.alarms).line()
+        ));
+    }
+    if let Some(evals) = per_seed.first() {
+        let r = Pooled::of(evals, &|e| e.no_training_alarms);
+        s.push_str(&format!("  no-training reference, pooled over files: {}\n", r.line()));
+    }
+    s
 }
 
 fn f3(v: Option<f64>) -> String {
@@ -597,12 +746,12 @@ fn f3(v: Option<f64>) -> String {
 
 fn table(rows: &[TableRow]) -> String {
     let mut s = String::from(
-        "| data set | scorer | ROC-AUC | PR-AUC | best F1 | F1 at threshold | precision | recall | windows (anomalous) |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| data set | scorer | ROC-AUC | PR-AUC | best F1 | F1 at threshold | precision | recall | false-alarm rate | event recall | windows (anomalous) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
             r.data,
             r.scorer,
             f3(r.m.roc_auc),
@@ -611,11 +760,25 @@ fn table(rows: &[TableRow]) -> String {
             f3(r.m.f1),
             f3(r.m.precision),
             f3(r.m.recall),
+            f3(r.m.false_alarm_rate),
+            f3(r.m.event_recall),
             r.m.windows,
             r.m.anomalous
         ));
     }
     s
+}
+
+/// What the alarm columns mean, with the false-alarm rate asked for.
+fn alarm_legend(requested: Option<f64>) -> String {
+    format!(
+        "False-alarm rate: the share of labelled-normal windows flagged at the threshold (asked for: {}, \
+         1 - q of the calibration). Event recall: the share of anomaly events (runs of consecutive \
+         anomalous windows of a file) with a window flagged. Both are means over files, as the other \
+         columns; the no-training row flags its score smoothed as the model's, at the same quantile of \
+         its scores on the file's training rows.",
+        f3(requested)
+    )
 }
 
 /// The issue's targets against the table.
@@ -691,6 +854,23 @@ mod tests {
         assert!((mean.f1.unwrap() - 0.6).abs() < 1e-12, "a seed without the metric is skipped");
         assert_eq!((mean.windows, mean.anomalous), (10, 4));
         assert_eq!(mean.pr_auc, None);
+    }
+
+    #[test]
+    fn the_table_has_the_alarm_columns() {
+        let m =
+            Mean { false_alarm_rate: Some(0.0125), event_recall: Some(0.9), windows: 10, ..Mean::default() };
+        let t = table(&[TableRow { data: "SKAB".into(), scorer: "VAE".into(), m }]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[0].contains("| recall | false-alarm rate | event recall | windows (anomalous) |"),
+            "{t}"
+        );
+        assert_eq!(lines[1].matches("---").count(), lines[0].matches(" | ").count() + 1, "{t}");
+        assert!(lines[2].ends_with("| – | 0.013 | 0.900 | 10 (0) |"), "{t}");
+        let mean = mean_over_seeds(&[m, Mean { false_alarm_rate: None, event_recall: Some(0.5), ..m }]);
+        assert_eq!((mean.false_alarm_rate, mean.event_recall), (Some(0.0125), Some(0.7)));
+        assert!(alarm_legend(Some(0.005)).contains("(asked for: 0.005, 1 - q of the calibration)"));
     }
 
     #[test]

@@ -272,14 +272,16 @@ pub struct EvalArgs {
     /// Latent samples K (default: the model's).
     #[arg(long, value_parser = limits::samples)]
     pub samples: Option<u16>,
-    /// The model's training recordings, for the PCA reference.
+    /// The model's training recordings (the files it was fitted on), for the PCA reference and
+    /// the no-training reference's threshold (the model's quantile of its scores on them).
     #[arg(long, num_args = 1..)]
     pub train: Vec<PathBuf>,
-    /// Rows of the --train files (e.g. :400, 0:0.7).
+    /// Rows of the --train files (e.g. :400, 0:0.7): the --rows the model was fitted on.
     #[arg(long, requires = "train", value_parser = limits::rows)]
     pub train_rows: Option<RowRange>,
     /// Print one JSON object (keys roc_auc, pr_auc, best_f1, f1, precision, recall, windows,
-    /// anomalous_windows, ...; references under baselines).
+    /// anomalous_windows, requested_false_alarm_rate, alarms, ...; references under
+    /// baselines).
     #[arg(long)]
     pub json: bool,
     /// Write report.md, PNG plots and windows.csv into this directory.

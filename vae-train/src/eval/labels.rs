@@ -18,7 +18,8 @@
 //! * [`LabelSource::Files`]: whole recordings, normal or anomalous (CWRU).
 //!
 //! Every row then has a label ([`Recording::labels`]); a window is anomalous when any of its
-//! rows is.
+//! rows is. Timestamps are kept where a file has a timestamp column, for the alarm figures'
+//! days and seconds ([`super::alarms`]).
 
 use crate::data::{self, LoadOptions, Recording};
 use crate::error::Error;
@@ -59,7 +60,10 @@ impl LabelSource {
     pub fn load(&self, opts: &LoadOptions) -> Result<Vec<Recording>, Error> {
         match self {
             LabelSource::Column { files, column } => {
-                let opts = LoadOptions { label_column: Some(column.clone()), ..opts.clone() };
+                // Timestamps, where the files have them, give the alarm figures days and
+                // seconds.
+                let opts =
+                    LoadOptions { label_column: Some(column.clone()), keep_timestamps: true, ..opts.clone() };
                 Ok(data::load(files, &opts)?)
             }
             LabelSource::Windows { files, json } => {
@@ -83,7 +87,7 @@ impl LabelSource {
                     return Err(EvalError::EmptyFiles { which: "anomalous" }.into());
                 }
                 let all: Vec<PathBuf> = normal.iter().chain(anomalous).cloned().collect();
-                let mut recs = data::load(&all, opts)?;
+                let mut recs = data::load(&all, &LoadOptions { keep_timestamps: true, ..opts.clone() })?;
                 for (i, r) in recs.iter_mut().enumerate() {
                     r.labels = Some(vec![i >= normal.len(); r.rows()]);
                 }

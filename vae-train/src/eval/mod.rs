@@ -9,12 +9,19 @@
 //! summary / report::write -> JSON, text, report.md + plots
 //! ```
 //!
+//! Beside the ranking metrics, [`alarms`] counts what a user of the device feels at the
+//! model's own threshold: the false-alarm rate, alarm episodes, event recall and detection
+//! delay; and the same for the no-training reference at a threshold fitted by the same rule
+//! (the empirical quantile `q` of the model's first calibration, over the reference's scores
+//! smoothed as the model smooths) on the training windows given (`--train`).
+//!
 //! A window is anomalous when any of its rows is labelled. Windows whose samples hold
 //! NaN/Inf are not scored (the device reports them invalid); they are counted and left out
 //! of every metric, for the model and the references alike. Nothing here chooses anything on
 //! the labels: the threshold is the model's (calibrated on normal training-side windows), and
 //! "best F1" is reported as what it is, the best any threshold could do in hindsight.
 
+pub mod alarms;
 pub mod baselines;
 pub mod labels;
 pub mod metrics;
@@ -22,18 +29,19 @@ pub mod period;
 mod plots;
 mod report;
 
+pub use alarms::AlarmFigures;
 pub use labels::{EvalError, LabelSource, LabelWindows, Stamp};
 pub use metrics::Metrics;
 pub use report::FILES as REPORT_FILES;
 
-use crate::data::{self, Recording};
+use crate::data::{self, Recording, Windows};
 use crate::error::Error;
 use crate::model::OwnedModel;
-use crate::scoring;
+use crate::scoring::{self, ScoredWindow};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use vae_core::{Decision, Outcome, ScoreConfig, Transform};
+use vae_core::{Decision, Outcome, ScoreConfig, Threshold, Transform, WindowScore};
 
 /// One evaluated window.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,20 +115,29 @@ pub struct Evaluation {
     pub pca_components: usize,
     /// Windows not scored (NaN/Inf samples).
     pub invalid_windows: usize,
+    /// The false-alarm rate the model's threshold was calibrated for, `1 - q` of its first
+    /// calibration (`None` without one).
+    pub requested_false_alarm_rate: Option<f64>,
+    /// The model's alarm figures at its threshold (`None` without one).
+    pub alarms: Option<AlarmFigures>,
+    /// The no-training reference's alarm figures at its own threshold, the same quantile of
+    /// its smoothed scores on the training windows (`None` without training recordings or a
+    /// calibration).
+    pub no_training_alarms: Option<AlarmFigures>,
     /// Things the reader should know (a score other than the calibrated one, a class with no
     /// window).
     pub notes: Vec<String>,
 }
 
 /// Evaluates `model` on `recordings` (raw samples, every row labelled, columns in the
-/// model's channel order) with `config`. `pca_train`, the raw training recordings, enables
-/// the PCA reference (`k` = the model's latent width); both are normalised with the model's
-/// statistics.
+/// model's channel order) with `config`. `train`, the raw training recordings, enables the
+/// PCA reference (`k` = the model's latent width) and the no-training reference's threshold
+/// for its alarm figures; both are normalised with the model's statistics.
 pub fn evaluate(
     model: &OwnedModel,
     recordings: &[Recording],
     config: ScoreConfig,
-    pca_train: Option<&[Recording]>,
+    train: Option<&[Recording]>,
 ) -> Result<Evaluation, Error> {
     let meta = &model.meta;
     for r in recordings {
@@ -136,19 +153,33 @@ pub fn evaluate(
     }
     let mut recs = recordings.to_vec();
     scoring::normalise(model, &mut recs);
-    let windows = data::windows_of(&recs, meta.window, meta.hop)?;
-    let labels = windows
-        .labels(&recs)
-        .ok_or_else(|| Error::Input("a recording has no labels to evaluate against".into()))?;
-    let scored = scoring::score_windows(model, &windows, config)?;
     let mut notes = Vec::new();
     let threshold = decision_threshold(model, config, &mut notes);
-    let pca = match pca_train {
-        Some(train) => pca_reference(model, train, windows.width, &mut notes)?,
-        None => None,
-    };
-    let threshold_t = threshold.and_then(|t| vae_core::Threshold::new(t).ok());
-    let out: Vec<EvalWindow> = scored
+    let train_windows = train.map(|t| training_windows(model, t)).transpose()?;
+    let pca = train_windows.as_ref().and_then(|tw| pca_reference(model, tw, &mut notes));
+    let reference = reference_threshold(model, train_windows.as_ref(), &mut notes)?;
+    let out = eval_windows(model, &recs, config, threshold, pca.as_ref())?;
+    let mut e =
+        summarise(model, config, threshold, &recs, out, pca.as_ref().map(baselines::Pca::components), notes);
+    add_alarms(&mut e, model, &recs, reference)?;
+    Ok(e)
+}
+
+/// Every window of `recs` (normalised) scored by the model and the references.
+fn eval_windows(
+    model: &OwnedModel,
+    recs: &[Recording],
+    config: ScoreConfig,
+    threshold: Option<f32>,
+    pca: Option<&baselines::Pca>,
+) -> Result<Vec<EvalWindow>, Error> {
+    let windows = data::windows_of(recs, model.meta.window, model.meta.hop)?;
+    let labels = windows
+        .labels(recs)
+        .ok_or_else(|| Error::Input("a recording has no labels to evaluate against".into()))?;
+    let scored = scoring::score_windows(model, &windows, config)?;
+    let threshold_t = threshold.and_then(|t| Threshold::new(t).ok());
+    Ok(scored
         .iter()
         .zip(&labels)
         .zip(windows.iter())
@@ -164,11 +195,10 @@ pub fn evaluate(
                 decision: threshold_t
                     .map_or(if valid { Decision::Normal } else { Decision::Invalid }, |t| s.decide(&t)),
                 no_training: if valid { baselines::no_training(x) } else { f32::NAN },
-                pca: pca.as_ref().map(|p| if valid { p.error(x) } else { f32::NAN }),
+                pca: pca.map(|p| if valid { p.error(x) } else { f32::NAN }),
             }
         })
-        .collect();
-    Ok(summarise(model, config, threshold, &recs, out, pca.as_ref().map(baselines::Pca::components), notes))
+        .collect())
 }
 
 /// Refuses a recording whose channels are not the model's.
@@ -205,26 +235,131 @@ fn decision_threshold(model: &OwnedModel, config: ScoreConfig, notes: &mut Vec<S
     threshold
 }
 
-/// The PCA reference fitted on the finite training windows (`None`, noted, when there is
-/// none).
-fn pca_reference(
-    model: &OwnedModel,
-    train: &[Recording],
-    width: usize,
-    notes: &mut Vec<String>,
-) -> Result<Option<baselines::Pca>, Error> {
+/// The training recordings normalised with the model's statistics and cut into its windows.
+fn training_windows(model: &OwnedModel, train: &[Recording]) -> Result<Windows, Error> {
     let mut t = train.to_vec();
     for r in &t {
         check_channels(model, r)?;
     }
     scoring::normalise(model, &mut t);
-    let tw = data::windows_of(&t, model.meta.window, model.meta.hop)?;
+    Ok(data::windows_of(&t, model.meta.window, model.meta.hop)?)
+}
+
+/// The PCA reference fitted on the finite training windows (`None`, noted, when there is
+/// none).
+fn pca_reference(model: &OwnedModel, tw: &Windows, notes: &mut Vec<String>) -> Option<baselines::Pca> {
     let clean: Vec<f32> = tw.iter().filter(|w| w.iter().all(|v| v.is_finite())).flatten().copied().collect();
-    let pca = baselines::Pca::fit(&clean, width, model.net.latent_len());
+    let pca = baselines::Pca::fit(&clean, tw.width, model.net.latent_len());
     if pca.is_none() {
         notes.push("no training window for the PCA reference".into());
     }
-    Ok(pca)
+    pca
+}
+
+/// The no-training reference's threshold by the model's rule: the quantile `q` of the
+/// model's first calibration over the reference's scores of the training windows, smoothed
+/// as the model smooths (`None`, noted, without training windows or a finite score; `None`
+/// without a calibration, which is noted already).
+fn reference_threshold(
+    model: &OwnedModel,
+    tw: Option<&Windows>,
+    notes: &mut Vec<String>,
+) -> Result<Option<f32>, Error> {
+    let Some(q) = model.thresholds.first().map(|c| c.quantile) else { return Ok(None) };
+    let Some(tw) = tw else {
+        notes.push(
+            "the no-training reference's alarm figures need the model's training recordings (--train): not reported"
+                .into(),
+        );
+        return Ok(None);
+    };
+    let scores =
+        tw.origin.iter().zip(tw.iter()).map(|(o, x)| (o.recording, o.start, baselines::no_training(x)));
+    let scored = smoothed_scores(model, scores)?;
+    match scoring::calibrate(&scored, q) {
+        Ok(t) => Ok(Some(t.value())),
+        Err(_) => {
+            notes.push("no finite training window for the no-training reference's threshold".into());
+            Ok(None)
+        }
+    }
+}
+
+/// Reference scores `(recording, start, score)` (NaN: not scored, `+inf`: overflowed) as
+/// scored windows smoothed with the model's smoothing, as the device would smooth them.
+fn smoothed_scores(
+    model: &OwnedModel,
+    scores: impl Iterator<Item = (usize, usize, f32)>,
+) -> Result<Vec<ScoredWindow>, Error> {
+    let hop = model.meta.hop.max(1);
+    let mut out: Vec<ScoredWindow> = scores
+        .map(|(recording, start, v)| ScoredWindow {
+            recording,
+            index: start / hop,
+            start,
+            outcome: if v.is_nan() {
+                Outcome::NonFinite { count: 1, first: 0 }
+            } else if v.is_finite() {
+                Outcome::Scored(WindowScore { score: v, bound: -v, recon: -v, kl: 0.0, top_channel: 0 })
+            } else {
+                Outcome::Overflow
+            },
+            channel_nll: Vec::new(),
+            smoothed: None,
+        })
+        .collect();
+    scoring::smooth(model.meta.transform.smoothing, &mut out)?;
+    Ok(out)
+}
+
+/// The alarm figures of the model at its threshold and of the no-training reference at
+/// `reference`, and the false-alarm rate asked for.
+fn add_alarms(
+    e: &mut Evaluation,
+    model: &OwnedModel,
+    recs: &[Recording],
+    reference: Option<f32>,
+) -> Result<(), Error> {
+    let rows: Vec<alarms::RecordingRows> = recs.iter().map(alarms::RecordingRows::of).collect();
+    let layout = alarms::Layout { window: model.meta.window, hop: model.meta.hop, recordings: &rows };
+    let alarm_window = |w: &EvalWindow, alarm: Option<bool>| alarms::AlarmWindow {
+        recording: w.recording,
+        start: w.start,
+        label: w.label,
+        alarm,
+    };
+    e.requested_false_alarm_rate = model.thresholds.first().map(|c| requested_rate(c.quantile));
+    e.alarms = e.threshold.map(|t| {
+        let w: Vec<alarms::AlarmWindow> = e
+            .windows
+            .iter()
+            .map(|w| match w.decision {
+                Decision::Anomalous => alarm_window(w, Some(true)),
+                Decision::Normal => alarm_window(w, Some(false)),
+                Decision::Invalid => alarm_window(w, None),
+            })
+            .collect();
+        alarms::AlarmFigures::of(&w, t, &layout)
+    });
+    if let Some(t) = reference {
+        let threshold = Threshold::new(t)?;
+        let scored = smoothed_scores(model, e.windows.iter().map(|w| (w.recording, w.start, w.no_training)))?;
+        let w: Vec<alarms::AlarmWindow> = e
+            .windows
+            .iter()
+            .zip(&scored)
+            .map(|(w, s)| alarm_window(w, s.smoothed.map(|v| threshold.is_exceeded(v))))
+            .collect();
+        e.no_training_alarms = Some(alarms::AlarmFigures::of(&w, t, &layout));
+    }
+    Ok(())
+}
+
+/// The false-alarm rate `1 - q` a calibration at quantile `q` asks for, as the quantile is
+/// written (0.995 gives 0.005, not the f32's 0.00499999...).
+pub fn requested_rate(q: f32) -> f64 {
+    let q: f64 = q.to_string().parse().unwrap_or(f64::from(q));
+    ((1.0 - q) * 1e12).round() / 1e12
 }
 
 /// The metrics of every scorer, per-recording counts and the notes on what is undefined.
@@ -279,6 +414,9 @@ fn summarise(
         pca: pca_metrics,
         pca_components: pca_components.unwrap_or(0),
         invalid_windows,
+        requested_false_alarm_rate: None,
+        alarms: None,
+        no_training_alarms: None,
         notes,
     }
 }
@@ -314,6 +452,9 @@ pub struct Baselines {
     pub pca: Option<Metrics>,
     /// Its number of components.
     pub pca_components: usize,
+    /// The no-training score's alarm figures at its own threshold (the model's rule fitted on
+    /// the training windows; `null` without `--train`).
+    pub no_training_alarms: Option<AlarmFigures>,
 }
 
 /// The `--json` object: the model's metrics at the top level, the references under
@@ -334,6 +475,11 @@ pub struct Summary {
     pub smoothing: u16,
     /// Windows not scored (NaN/Inf).
     pub invalid_windows: usize,
+    /// The false-alarm rate asked for, `1 - q` of the model's calibration.
+    pub requested_false_alarm_rate: Option<f64>,
+    /// The model's alarm figures at its threshold: `false_alarm_rate`, `episodes_per_1000`,
+    /// `episodes_per_day`, `event_recall`, `median_delay_rows`, ... (`null` without one).
+    pub alarms: Option<AlarmFigures>,
     /// The model's metrics, at the top level of the JSON object (`windows`,
     /// `anomalous_windows`, `roc_auc`, `pr_auc`, `best_f1`, `best_f1_threshold`, `threshold`,
     /// `f1`, `precision`, `recall`).
@@ -358,16 +504,36 @@ impl Evaluation {
             wandering: self.wandering_names(),
             smoothing: self.smoothing,
             invalid_windows: self.invalid_windows,
+            requested_false_alarm_rate: self.requested_false_alarm_rate,
+            alarms: self.alarms,
             metrics: self.metrics,
             baselines: Baselines {
                 flag_all: self.flag_all,
                 no_training: self.no_training,
                 pca: self.pca,
                 pca_components: self.pca_components,
+                no_training_alarms: self.no_training_alarms,
             },
             recordings: self.recordings.clone(),
             notes: self.notes.clone(),
         }
+    }
+
+    /// One line per scorer with alarm figures: the model at its threshold, the no-training
+    /// reference at its own (empty when neither has any).
+    pub fn alarm_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(a) = &self.alarms {
+            out.push(format!("at the model's threshold: {}", a.describe(self.requested_false_alarm_rate)));
+        }
+        if let Some(a) = &self.no_training_alarms {
+            out.push(format!(
+                "no-training reference at its threshold {:.4} (same rule, training windows): {}",
+                a.threshold,
+                a.describe(self.requested_false_alarm_rate)
+            ));
+        }
+        out
     }
 
     /// Names of the wandering channels.
@@ -455,6 +621,9 @@ pub fn text_summary(e: &Evaluation) -> String {
     s.push_str(&e.table());
     if let Some(t) = m.best_f1_threshold {
         let _ = writeln!(s, "best F1 threshold (in hindsight, on these labels): {t:.4}");
+    }
+    for line in e.alarm_lines() {
+        let _ = writeln!(s, "{line}");
     }
     for n in &e.notes {
         let _ = writeln!(s, "note: {n}");

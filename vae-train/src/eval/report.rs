@@ -1,6 +1,7 @@
 //! The Markdown report of an evaluation, with its plots and a CSV of every window.
 
-use super::{fmt, plots, Evaluation};
+use super::alarms::{duration, percent};
+use super::{fmt, plots, AlarmFigures, Evaluation};
 use crate::atomic;
 use crate::error::Error;
 use std::fmt::Write as _;
@@ -17,6 +18,7 @@ pub fn write(e: &Evaluation, dir: &Path) -> Result<PathBuf, Error> {
     let mut md = String::new();
     summary(&mut md, e);
     metrics_table(&mut md, e);
+    alarms_section(&mut md, e);
     recordings_table(&mut md, e);
     plots_section(&mut md, e, dir);
     notes_section(&mut md, e);
@@ -85,6 +87,60 @@ fn metrics_table(md: &mut String, e: &Evaluation) {
         md,
         "\nF1, precision and recall are at the model's calibrated threshold (the references have none); \
          best F1 is the best over every threshold, chosen in hindsight on these labels.\n"
+    );
+}
+
+/// The alarm figures of the model at its threshold and of the no-training reference at its
+/// own, with the rules that count them.
+fn alarms_section(md: &mut String, e: &Evaluation) {
+    let _ = writeln!(md, "## Alarms at the threshold\n");
+    let rows: Vec<(&str, &AlarmFigures)> =
+        [("model", &e.alarms), ("no-training score", &e.no_training_alarms)]
+            .into_iter()
+            .filter_map(|(name, a)| a.as_ref().map(|a| (name, a)))
+            .collect();
+    if rows.is_empty() {
+        let _ = writeln!(md, "No scorer has a threshold here (see the notes).\n");
+        return;
+    }
+    let requested = e.requested_false_alarm_rate.map_or("n/a".to_string(), percent);
+    let _ = writeln!(
+        md,
+        "| scorer | threshold | false-alarm rate (requested {requested}) | episodes per 1,000 normal windows | \
+         episodes per day | events caught | event recall | median delay | max delay |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("n/a".to_string(), f);
+    for (name, a) in rows {
+        let delay = |r: Option<f64>, s: Option<f64>| match (r, s) {
+            (Some(r), Some(s)) => format!("{r} rows ({})", duration(s)),
+            (Some(r), None) => format!("{r} rows"),
+            _ => "n/a".to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {:.4} | {} | {} | {} | {} of {} | {} | {} | {} |",
+            a.threshold,
+            opt(a.false_alarm_rate, &percent),
+            opt(a.episodes_per_1000, &|x| format!("{x:.1}")),
+            opt(a.episodes_per_day, &|x| format!("{x:.2}")),
+            a.events_detected,
+            a.events,
+            fmt(a.event_recall),
+            delay(a.median_delay_rows, a.median_delay_seconds),
+            delay(a.max_delay_rows.map(|x| x as f64), a.max_delay_seconds)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nA false alarm is a labelled-normal window flagged; an episode a run of consecutive flagged \
+         normal windows of one recording; an event a run of consecutive anomalous windows of one \
+         recording, caught when one of its windows is flagged; the delay runs from the event's first \
+         labelled row to the last row of its first flagged window. Per day counts the normal windows \
+         times the hop times the median sampling step. The no-training score decides as the model \
+         does: smoothed over the model's {} window(s), at the quantile of the model's calibration over \
+         its smoothed scores on the training windows.\n",
+        e.smoothing
     );
 }
 

@@ -47,7 +47,7 @@ pub fn describe(path: &Path) -> Result<String, Error> {
             t.smoothing
         );
     }
-    layers(&mut o, &h, bytes.len());
+    layers(&mut o, h, bytes.len());
     let _ = writeln!(o, "  seed        {}", h.seed);
     let _ = writeln!(o, "  normalisation (training data):");
     for ((name, m), s) in h.channel_names().zip(f.norm_mean()).zip(f.norm_std()) {
