@@ -84,7 +84,7 @@ fn inspect_prints_the_header_and_verifies_the_checksum() {
         "latent      3",
         "2 encoder hidden, 2 decoder hidden",
         "iwae (K = 16)",
-        "12.2500 at quantile 0.995 (decision)",
+        "12.2500 at quantile 0.995 (decision: false-alarm rate 0.005)",
         "flow rate",
         "multiply-accumulates",
         "flash",
