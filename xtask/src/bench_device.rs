@@ -169,7 +169,7 @@ pub fn run() -> Result<(), String> {
     let dir = qemu::workspace_root().join("target").join("bench-device");
     let data = dir.join("data");
     let d = |p: &Path| p.to_str().unwrap_or_default().to_string();
-    vae_train(&["synth", "--out", &d(&data), "--train-rows", "4000", "--test-rows", "1000"])?;
+    vae_train(&["synth", "--out", &d(&data), "--train-rows", "4000", "--test-rows", "1000", "--force"])?;
     // Raw-window models of the two reference shapes: 64 inputs (16 samples x 4 channels),
     // 32 hidden, 8 latent; and 128 inputs (32 x 4), 64 hidden, 8 latent. Their weights do not
     // change the instruction count, so a short training is enough.

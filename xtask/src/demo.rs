@@ -121,7 +121,18 @@ impl Demo {
 
         eprintln!("== 1/5 simulate a machine with injected faults");
         let (tr, te) = (self.train_rows.to_string(), self.test_rows.to_string());
-        vae_train(&["synth", "--out", s(&data), "--train-rows", &tr, "--test-rows", &te, "--seed", "1"])?;
+        vae_train(&[
+            "synth",
+            "--out",
+            s(&data),
+            "--train-rows",
+            &tr,
+            "--test-rows",
+            &te,
+            "--seed",
+            "1",
+            "--force",
+        ])?;
 
         eprintln!("\n== 2/5 train and calibrate on the normal stretch");
         let epochs = self.epochs.to_string();
@@ -201,8 +212,11 @@ impl Demo {
             s(&test),
             "--labels",
             "anomaly",
+            "--train",
+            s(&train),
             "--report",
             s(&report),
+            "--force",
         ]);
         match eval {
             Ok(()) => println!("\nevaluation report and plots: {}", report.join("report.md").display()),
