@@ -170,10 +170,12 @@ fn a_second_fit_to_the_same_out_is_refused() {
     let model = dir.path().join("m.vaem");
     let long = fit(s(&train), s(&model), &["--patience", "0", "--epochs", "100000"]);
     let mut first = cmd(&long).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let log = dir.path().join("m.vaem.log.csv");
+    // The resume state is written after each epoch's log row: wait for it, so the kill below
+    // leaves an interrupted run behind.
+    let state = dir.path().join("m.vaem.ckpt.state");
     let start = Instant::now();
-    while fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the first run never logged an epoch");
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the first run never finished an epoch");
         std::thread::sleep(Duration::from_millis(5));
     }
     let second = run(&fit(s(&train), s(&model), &["--force"]));
@@ -183,7 +185,7 @@ fn a_second_fit_to_the_same_out_is_refused() {
     // The killed run's checkpoint is kept: a fresh run is refused and says how to resume.
     let e = fails(&run(&fit(s(&train), s(&model), &[])), 1, "--resume");
     assert!(e.contains("m.vaem.ckpt"), "{e}");
-    assert!(dir.path().join("m.vaem.ckpt.state").exists());
+    assert!(state.exists());
     // --force starts afresh.
     ok(&fit(s(&train), s(&model), &["--force"]));
     assert!(!dir.path().join("m.vaem.ckpt").exists() && !dir.path().join("m.vaem.lock").exists());
