@@ -178,34 +178,38 @@ pub fn sqrt_matches_libm() -> Result<usize, Failure> {
     Ok(XS.len() + 1)
 }
 
+/// The 2-2-1 model of `tests/tiny_model.rs`, whose deterministic score was computed by hand.
+type TinyVae = Vae<'static, Dense<'static, 2, 2>, Dense<'static, 1, 2>, 2, 2, 1, 2>;
+
+/// Builds [`TinyVae`]; `check` names the failing check if the decoder is refused.
+fn tiny_vae(check: &'static str) -> Result<TinyVae, Failure> {
+    static W1: [[f32; 2]; 2] = [[0.5, -1.0], [0.25, 0.75]];
+    static B1: [f32; 2] = [0.1, -0.2];
+    static W_MU: [[f32; 2]; 1] = [[1.0, -0.5]];
+    static B_MU: [f32; 1] = [0.05];
+    static W_LV: [[f32; 2]; 1] = [[0.2, 0.4]];
+    static B_LV: [f32; 1] = [-1.0];
+    static WD: [[f32; 1]; 2] = [[2.0], [-1.0]];
+    static BD: [f32; 2] = [0.5, 0.25];
+    static WO: [[f32; 2]; 2] = [[1.0, 0.5], [-0.3, 0.8]];
+    static BO: [f32; 2] = [0.0, 0.1];
+    static S: [f32; 2] = [-0.5, 0.3];
+    let enc = Encoder::new(
+        Dense::new(&W1, &B1, Activation::Tanh),
+        Dense::new(&W_MU, &B_MU, Activation::Identity),
+        Dense::new(&W_LV, &B_LV, Activation::Identity),
+    );
+    match Decoder::new(Dense::new(&WD, &BD, Activation::Relu), Dense::new(&WO, &BO, Activation::Identity), &S)
+    {
+        Ok(dec) => Ok(Vae::new(enc, dec)),
+        Err(_) => Err(fail(check, 0, f32::NAN, 0.0)),
+    }
+}
+
 /// The deterministic score of a 2-2-1 model computed by hand (Python `math`, f64): the
 /// same model as `tests/tiny_model.rs`.
 pub fn hand_computed_score() -> Result<usize, Failure> {
-    let w1 = [[0.5, -1.0], [0.25, 0.75]];
-    let b1 = [0.1, -0.2];
-    let w_mu = [[1.0, -0.5]];
-    let b_mu = [0.05];
-    let w_lv = [[0.2, 0.4]];
-    let b_lv = [-1.0];
-    let wd = [[2.0], [-1.0]];
-    let bd = [0.5, 0.25];
-    let wo = [[1.0, 0.5], [-0.3, 0.8]];
-    let bo = [0.0, 0.1];
-    let s = [-0.5, 0.3];
-    let enc: Encoder<'_, _, 2, 2, 1> = Encoder::new(
-        Dense::new(&w1, &b1, Activation::Tanh),
-        Dense::new(&w_mu, &b_mu, Activation::Identity),
-        Dense::new(&w_lv, &b_lv, Activation::Identity),
-    );
-    let dec = match Decoder::new(
-        Dense::new(&wd, &bd, Activation::Relu),
-        Dense::new(&wo, &bo, Activation::Identity),
-        &s,
-    ) {
-        Ok(d) => d,
-        Err(_) => return Err(fail("hand_computed_score.decoder", 0, f32::NAN, 0.0)),
-    };
-    let vae = Vae::new(enc, dec);
+    let vae = tiny_vae("hand_computed_score.decoder")?;
     let want = 4.258_074_f32;
     // fast-math's exp is good to about 1e-4 relative here.
     let tol = if cfg!(feature = "fast-math") { 2e-4 } else { 4e-6 };
@@ -304,31 +308,7 @@ pub fn finite_spike_overflows() -> Result<usize, Failure> {
     if !(bad[0].is_nan() && bad[1] == f32::INFINITY) {
         return Err(fail("finite_spike_overflows.normalize", 1, bad[1], f32::INFINITY));
     }
-    let w1 = [[0.5, -1.0], [0.25, 0.75]];
-    let b1 = [0.1, -0.2];
-    let w_mu = [[1.0, -0.5]];
-    let b_mu = [0.05];
-    let w_lv = [[0.2, 0.4]];
-    let b_lv = [-1.0];
-    let wd = [[2.0], [-1.0]];
-    let bd = [0.5, 0.25];
-    let wo = [[1.0, 0.5], [-0.3, 0.8]];
-    let bo = [0.0, 0.1];
-    let s = [-0.5, 0.3];
-    let enc: Encoder<'_, _, 2, 2, 1> = Encoder::new(
-        Dense::new(&w1, &b1, Activation::Tanh),
-        Dense::new(&w_mu, &b_mu, Activation::Identity),
-        Dense::new(&w_lv, &b_lv, Activation::Identity),
-    );
-    let dec = match Decoder::new(
-        Dense::new(&wd, &bd, Activation::Relu),
-        Dense::new(&wo, &bo, Activation::Identity),
-        &s,
-    ) {
-        Ok(d) => d,
-        Err(_) => return Err(fail("finite_spike_overflows.decoder", 0, f32::NAN, 0.0)),
-    };
-    let vae = Vae::new(enc, dec);
+    let vae = tiny_vae("finite_spike_overflows.decoder")?;
     let cases: [([f32; 2], bool); 4] = [
         ([f32::MAX, 0.0], true),
         ([0.0, f32::MIN], true),
