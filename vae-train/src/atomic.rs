@@ -19,16 +19,41 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// target of a symlink). On error the temporary file is removed and `path` is untouched.
 /// A special file is written in place instead (see the module documentation).
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
-    match fs::metadata(path) {
-        Ok(m) if m.is_dir() => {
+    match Existing::at(path) {
+        Existing::Directory => {
             Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory, expected a file"))
         }
-        Ok(m) if !m.is_file() => {
+        Existing::Special => {
             let mut f = OpenOptions::new().write(true).open(path)?;
             fill(&mut f)?;
             f.flush()
         }
-        _ => replace(&resolve_links(path), fill),
+        Existing::Nothing | Existing::File => replace(&resolve_links(path), fill),
+    }
+}
+
+/// What an output path holds now, symlinks followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Nothing (or a dangling symlink).
+    Nothing,
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A device node, FIFO or socket: written in place.
+    Special,
+}
+
+impl Existing {
+    /// What `path` holds.
+    pub fn at(path: &Path) -> Self {
+        match fs::metadata(path) {
+            Ok(m) if m.is_file() => Existing::File,
+            Ok(m) if m.is_dir() => Existing::Directory,
+            Ok(_) => Existing::Special,
+            Err(_) => Existing::Nothing,
+        }
     }
 }
 

@@ -58,27 +58,35 @@ pub fn level_wander(train: &[Recording], window: usize, hop: usize) -> Vec<f64> 
     out
 }
 
-/// The transform of `fit`'s options: `features` by name, `wandering` as `none`, `auto`
-/// (decided on the normalised training recordings by [`level_wander`] and
-/// [`WANDERING_RATIO`]) or a comma-separated list of channel names, and `smoothing`. Returns
-/// the transform and the names of the wandering channels.
-pub fn transform_from_options(
-    features: &str,
-    wandering: &str,
+/// Channels whose level wanders in normal operation (see `vae_core::transform`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Wandering {
+    /// None: every level is a feature as it is.
+    #[default]
+    None,
+    /// Decided on the training rows (`vae_core::transform::WANDERING_RATIO`).
+    Auto,
+    /// These channels, by name.
+    Channels(Vec<String>),
+}
+
+/// The transform of `features`, `wandering` channels (for [`Wandering::Auto`], decided on
+/// the normalised training recordings by [`level_wander`] and [`WANDERING_RATIO`]) and
+/// `smoothing`. Returns the transform and the names of the wandering channels.
+pub fn transform_of(
+    f: Features,
+    wandering: &Wandering,
     smoothing: u16,
     channels: &[String],
     train: &[Recording],
     window: usize,
     hop: usize,
 ) -> Result<(Transform, Vec<String>), Error> {
-    let f = Features::from_name(features).ok_or_else(|| {
-        Error::Usage(format!("unknown --transform `{features}`: use raw, diff, demean, stats or spectrum"))
-    })?;
     let mut t = Transform { smoothing, ..Transform::new(f) };
     let mut names = Vec::new();
     match wandering {
-        "none" | "" => {}
-        "auto" => {
+        Wandering::None => {}
+        Wandering::Auto => {
             if f.has_level() {
                 for (c, r) in level_wander(train, window, hop).into_iter().enumerate() {
                     if r > WANDERING_RATIO && c < MAX_WANDERING_CHANNELS {
@@ -88,14 +96,14 @@ pub fn transform_from_options(
                 }
             }
         }
-        list => {
+        Wandering::Channels(list) => {
             if !f.has_level() {
                 return Err(Error::Usage(format!(
                     "--wandering needs a transform with a level row (demean, stats or spectrum), not `{}`",
                     f.name()
                 )));
             }
-            for name in list.split(',').map(str::trim) {
+            for name in list.iter().map(String::as_str) {
                 let c = channels.iter().position(|n| n == name).ok_or_else(|| {
                     Error::Usage(format!(
                         "--wandering: no channel `{name}`; channels: {}",
@@ -324,15 +332,16 @@ mod tests {
         let w = level_wander(std::slice::from_ref(&r), 8, 4);
         assert!(w[0] > 0.9 && w[1] < 0.01, "{w:?}");
         let names = ["a".to_string(), "b".to_string()];
-        let (t, n) =
-            transform_from_options("stats", "auto", 4, &names, std::slice::from_ref(&r), 8, 4).unwrap();
+        let (none, auto) = (Wandering::None, Wandering::Auto);
+        let by_name = |n: &str| Wandering::Channels(vec![n.to_string()]);
+        let (t, n) = transform_of(Features::Stats, &auto, 4, &names, std::slice::from_ref(&r), 8, 4).unwrap();
         assert_eq!((t.wandering, n, t.smoothing), (1, vec!["a".to_string()], 4));
-        let (t, _) = transform_from_options("demean", "b", 1, &names, &[], 8, 4).unwrap();
+        let (t, _) = transform_of(Features::Demean, &by_name("b"), 1, &names, &[], 8, 4).unwrap();
         assert_eq!(t.wandering, 2);
-        assert!(transform_from_options("raw", "b", 1, &names, &[], 8, 4).is_err());
-        assert!(transform_from_options("stats", "c", 1, &names, &[], 8, 4).is_err());
-        assert!(transform_from_options("fft", "none", 1, &names, &[], 8, 4).is_err());
-        assert!(transform_from_options("spectrum", "none", 1, &names, &[], 24, 4).is_err());
-        assert!(transform_from_options("raw", "none", 0, &names, &[], 8, 4).is_err());
+        assert!(transform_of(Features::Raw, &by_name("b"), 1, &names, &[], 8, 4).is_err());
+        assert!(transform_of(Features::Stats, &by_name("c"), 1, &names, &[], 8, 4).is_err());
+        // An unknown front-end name is refused where the name is parsed: `cli::limits::transform`.
+        assert!(transform_of(Features::Spectrum, &none, 1, &names, &[], 24, 4).is_err());
+        assert!(transform_of(Features::Raw, &none, 0, &names, &[], 8, 4).is_err());
     }
 }

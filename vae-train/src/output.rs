@@ -29,30 +29,7 @@ const TEMP_NAME_EXTRA: usize = 1 + 5 + 10;
 /// Largest model file read (far beyond any microcontroller's flash).
 pub const MAX_MODEL_FILE: u64 = 256 << 20;
 
-/// What an output path holds now, symlinks followed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Existing {
-    /// Nothing (or a dangling symlink).
-    Nothing,
-    /// A regular file.
-    File,
-    /// A directory.
-    Directory,
-    /// A device node, FIFO or socket: written in place.
-    Special,
-}
-
-impl Existing {
-    /// What `path` holds.
-    pub fn at(path: &Path) -> Self {
-        match fs::metadata(path) {
-            Ok(m) if m.is_file() => Existing::File,
-            Ok(m) if m.is_dir() => Existing::Directory,
-            Ok(_) => Existing::Special,
-            Err(_) => Existing::Nothing,
-        }
-    }
-}
+pub use crate::atomic::Existing;
 
 /// Checks an output path against the rules of the module documentation, before any work:
 /// `force` allows replacing an existing regular file, `inputs` are the files the command

@@ -221,6 +221,19 @@ pub fn calibrate_with(
     }
 }
 
+/// Refuses a recording whose channels are not the model's.
+pub fn check_channels(model: &OwnedModel, r: &Recording) -> Result<(), Error> {
+    if r.channels != model.meta.channels {
+        return Err(Error::Input(format!(
+            "{}: columns {:?} do not match the model's channels {:?}",
+            r.path.display(),
+            r.channels,
+            model.meta.channels
+        )));
+    }
+    Ok(())
+}
+
 /// Normalises recordings with the model's statistics (the device does the same per sample).
 pub fn normalise(model: &OwnedModel, recordings: &mut [Recording]) {
     for r in recordings {

@@ -176,7 +176,7 @@ pub struct FitArgs {
     /// Input front end, run identically on the device and recorded in the model file: raw,
     /// diff, demean, stats or spectrum (see `vae_core::transform`).
     #[arg(long, default_value = "raw", value_parser = limits::transform)]
-    pub transform: String,
+    pub transform: Features,
     /// Channels whose level wanders in normal operation (their level feature becomes its
     /// change across the window): none, auto (decided on the training rows), or names.
     #[arg(long, default_value = "none")]
@@ -392,8 +392,6 @@ impl FitArgs {
             "cuda" => Device::Cuda,
             other => return Err(Error::Usage(format!("unknown --device `{other}`: use cpu or cuda"))),
         };
-        let features = Features::from_name(&self.transform)
-            .ok_or_else(|| Error::Usage(format!("unknown --transform `{}`", self.transform)))?;
         let wandering = match self.wandering.as_str() {
             "none" | "" => Wandering::None,
             "auto" => Wandering::Auto,
@@ -405,7 +403,7 @@ impl FitArgs {
         Ok(FitPlan {
             window: self.window,
             hop: self.hop,
-            features,
+            features: self.transform,
             wandering,
             smoothing: self.smooth,
             hidden: self.hidden.clone(),

@@ -80,37 +80,33 @@ pub fn rate(s: &str) -> Result<f32, String> {
     }
 }
 
+/// A number from `lo` to `hi`; `meaning`, when not empty, says in the message what it is.
+fn real_in<T>(s: &str, lo: T, hi: T, meaning: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display,
+{
+    let v: T = number(s, &format!("a number from {lo} to {hi}"))?;
+    if lo <= v && v <= hi {
+        return Ok(v);
+    }
+    let meaning = if meaning.is_empty() { String::new() } else { format!(" ({meaning})") };
+    Err(format!("expected a number from {lo} to {hi}{meaning}, found {v}"))
+}
+
 /// The threshold quantile: 0.5 to 1. Below the median of normal scores a threshold would
 /// flag most normal windows, which no detector means.
 pub fn quantile(s: &str) -> Result<f32, String> {
-    let v: f32 = number(s, "a number from 0.5 to 1")?;
-    if (0.5..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!(
-            "expected a number from 0.5 to 1 (the share of normal windows under the threshold), found {v}"
-        ))
-    }
+    real_in(s, 0.5f32, 1.0, "the share of normal windows under the threshold")
 }
 
 /// A false-alarm rate: 0 to 0.5 (0 puts the threshold at the largest normal score).
 pub fn false_alarm_rate(s: &str) -> Result<f64, String> {
-    let v: f64 = number(s, "a number from 0 to 0.5")?;
-    if (0.0..=0.5).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("expected a number from 0 to 0.5 (the share of normal windows flagged), found {v}"))
-    }
+    real_in(s, 0.0, 0.5, "the share of normal windows flagged")
 }
 
 /// The validation share: 0 to 0.9 (at least a tenth of every recording trains).
 pub fn val_fraction(s: &str) -> Result<f64, String> {
-    let v: f64 = number(s, "a number from 0 to 0.9")?;
-    if (0.0..=0.9).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("expected a number from 0 to 0.9, found {v}"))
-    }
+    real_in(s, 0.0, 0.9, "")
 }
 
 /// A row range (`100:500`, `0:0.7`), see [`RowRange::parse`].
@@ -119,11 +115,9 @@ pub fn rows(s: &str) -> Result<RowRange, String> {
 }
 
 /// A front-end name (see `vae_core::transform::Features`).
-pub fn transform(s: &str) -> Result<String, String> {
-    match vae_core::transform::Features::from_name(s) {
-        Some(_) => Ok(s.to_string()),
-        None => Err(format!("unknown transform `{s}`: use raw, diff, demean, stats or spectrum")),
-    }
+pub fn transform(s: &str) -> Result<vae_core::transform::Features, String> {
+    vae_core::transform::Features::from_name(s)
+        .ok_or_else(|| format!("unknown transform `{s}`: use raw, diff, demean, stats or spectrum"))
 }
 
 /// A model name: at most [`MAX_NAME`] bytes.
@@ -149,5 +143,6 @@ mod tests {
         assert!(learning_rate("1e60").is_err() && learning_rate("1e-3").is_ok());
         assert!(name(&"x".repeat(256)).is_err() && name(&"x".repeat(255)).is_ok());
         assert!(smoothing("65").is_err() && samples("0").is_err());
+        assert!(transform("fft").is_err() && transform("spectrum").is_ok());
     }
 }

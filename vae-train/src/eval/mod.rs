@@ -141,7 +141,7 @@ pub fn evaluate(
 ) -> Result<Evaluation, Error> {
     let meta = &model.meta;
     for r in recordings {
-        check_channels(model, r)?;
+        scoring::check_channels(model, r)?;
         if r.labels.is_none() {
             return Err(Error::Input(format!("{}: no labels to evaluate against", r.path.display())));
         }
@@ -201,19 +201,6 @@ fn eval_windows(
         .collect())
 }
 
-/// Refuses a recording whose channels are not the model's.
-fn check_channels(model: &OwnedModel, r: &Recording) -> Result<(), Error> {
-    if r.channels != model.meta.channels {
-        return Err(Error::Input(format!(
-            "{}: columns {:?} do not match the model's channels {:?}",
-            r.path.display(),
-            r.channels,
-            model.meta.channels
-        )));
-    }
-    Ok(())
-}
-
 /// The model's decision threshold when `config` is the score it was calibrated for.
 fn decision_threshold(model: &OwnedModel, config: ScoreConfig, notes: &mut Vec<String>) -> Option<f32> {
     let meta = &model.meta;
@@ -239,7 +226,7 @@ fn decision_threshold(model: &OwnedModel, config: ScoreConfig, notes: &mut Vec<S
 fn training_windows(model: &OwnedModel, train: &[Recording]) -> Result<Windows, Error> {
     let mut t = train.to_vec();
     for r in &t {
-        check_channels(model, r)?;
+        scoring::check_channels(model, r)?;
     }
     scoring::normalise(model, &mut t);
     Ok(data::windows_of(&t, model.meta.window, model.meta.hop)?)

@@ -3,8 +3,8 @@
 use super::Notes;
 use crate::data::{self, Recording, Windows};
 use crate::error::Error;
-use crate::frontend;
-use crate::model::{ModelMeta, Network, OwnedModel};
+use crate::frontend::{self, Wandering};
+use crate::model::{ModelMeta, OwnedModel};
 use crate::scoring::{self, ScoredWindow, ThresholdRule};
 use crate::train::{self, TrainOutcome};
 use std::path::PathBuf;
@@ -12,18 +12,6 @@ use std::sync::atomic::AtomicBool;
 use vae_core::model_file::Calibration;
 use vae_core::transform::Features;
 use vae_core::{Activation, ScoreConfig};
-
-/// Channels whose level wanders in normal operation (see `vae_core::transform`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Wandering {
-    /// None: every level is a feature as it is.
-    #[default]
-    None,
-    /// Decided on the training rows (`vae_core::transform::WANDERING_RATIO`).
-    Auto,
-    /// These channels, by name.
-    Channels(Vec<String>),
-}
 
 /// Which normal windows the threshold is calibrated on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -176,7 +164,15 @@ pub fn fit(
     notes: &mut Notes<'_>,
 ) -> Result<Fitted, Error> {
     let p = prepare(recordings, plan, notes)?;
-    let (transform, wandering) = transform_for(plan, &p.channels, &p.train)?;
+    let (transform, wandering) = frontend::transform_of(
+        plan.features,
+        &plan.wandering,
+        plan.smoothing,
+        &p.channels,
+        &p.train,
+        plan.window,
+        plan.hop,
+    )?;
     if !wandering.is_empty() {
         notes(&format!(
             "note: wandering levels (their feature is the change across the window): {}",
@@ -302,23 +298,8 @@ fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<(), Er
             plan.hidden, plan.latent
         )));
     }
-    let zero = |inputs: usize, outputs: usize, activation: Activation| crate::model::Layer {
-        inputs,
-        outputs,
-        activation,
-        weight: vec![0.0; inputs * outputs],
-        bias: vec![0.0; outputs],
-    };
-    let mut back = vec![plan.latent];
-    back.extend(plan.hidden.iter().rev());
-    let net = Network {
-        encoder: widths.windows(2).map(|w| zero(w[0], w[1], plan.activation)).collect(),
-        mu: zero(last, plan.latent, Activation::Identity),
-        log_var: zero(last, plan.latent, Activation::Identity),
-        decoder: back.windows(2).map(|w| zero(w[0], w[1], plan.activation)).collect(),
-        mean: zero(plan.hidden[0], x, Activation::Identity),
-        decoder_log_var: vec![0.0; x],
-    };
+    // The network training starts from: its shape is the one every checkpoint will have.
+    let net = train::initial_network(x, &train_config(plan));
     OwnedModel { meta: meta.clone(), net, thresholds: Vec::new() }
         .to_bytes()
         .map(|_| ())
@@ -334,21 +315,7 @@ fn train_on(
     plan: &FitPlan,
     stop: Option<&AtomicBool>,
 ) -> Result<TrainOutcome, Error> {
-    let cfg = train::TrainConfig {
-        hidden: plan.hidden.clone(),
-        latent: plan.latent,
-        activation: plan.activation,
-        epochs: plan.epochs,
-        batch_size: plan.batch,
-        learning_rate: plan.learning_rate,
-        seed: plan.seed,
-        kl_warmup: plan.kl_warmup,
-        patience: plan.patience,
-        checkpoint: plan.checkpoint.clone(),
-        log: plan.log.clone(),
-        resume: plan.resume,
-        progress: plan.progress,
-    };
+    let cfg = train_config(plan);
     match plan.device {
         Device::Cpu => {
             use dfdx::tensor::Cpu;
@@ -432,25 +399,21 @@ fn calibration_scores(
     })
 }
 
-/// The transform `plan` asks for, given the normalised training recordings (for
-/// [`Wandering::Auto`]), with the names of the wandering channels.
-fn transform_for(
-    plan: &FitPlan,
-    channels: &[String],
-    train: &[Recording],
-) -> Result<(vae_core::Transform, Vec<String>), Error> {
-    let wandering = match &plan.wandering {
-        Wandering::None => String::new(),
-        Wandering::Auto => "auto".to_string(),
-        Wandering::Channels(names) => names.join(","),
-    };
-    frontend::transform_from_options(
-        plan.features.name(),
-        &wandering,
-        plan.smoothing,
-        channels,
-        train,
-        plan.window,
-        plan.hop,
-    )
+/// The trainer's configuration of a plan.
+fn train_config(plan: &FitPlan) -> train::TrainConfig {
+    train::TrainConfig {
+        hidden: plan.hidden.clone(),
+        latent: plan.latent,
+        activation: plan.activation,
+        epochs: plan.epochs,
+        batch_size: plan.batch,
+        learning_rate: plan.learning_rate,
+        seed: plan.seed,
+        kl_warmup: plan.kl_warmup,
+        patience: plan.patience,
+        checkpoint: plan.checkpoint.clone(),
+        log: plan.log.clone(),
+        resume: plan.resume,
+        progress: plan.progress,
+    }
 }

@@ -20,8 +20,9 @@ mod inspect;
 mod score;
 
 pub use crate::eval::{evaluate, Evaluation};
+pub use crate::frontend::Wandering;
 pub use files::FitFiles;
-pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, Wandering, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
+pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
 pub use inspect::describe;
 pub use score::{score, scores_csv, threshold};
 

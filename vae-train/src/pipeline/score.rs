@@ -16,15 +16,8 @@ pub fn score(
     recordings: &mut [Recording],
     config: ScoreConfig,
 ) -> Result<Vec<ScoredWindow>, Error> {
-    if let Some(r) = recordings.first() {
-        if r.channels != model.meta.channels {
-            return Err(Error::Input(format!(
-                "{}: columns {:?} do not match the model's channels {:?}",
-                r.path.display(),
-                r.channels,
-                model.meta.channels
-            )));
-        }
+    for r in recordings.iter() {
+        scoring::check_channels(model, r)?;
     }
     scoring::normalise(model, recordings);
     let windows = data::windows_of(recordings, model.meta.window, model.meta.hop)?;

@@ -106,8 +106,7 @@ impl CsvLog {
             text.push_str(&row(s));
         }
         let io = |source| TrainError::Io { path: path.to_path_buf(), source };
-        let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
-        let file = if special {
+        let file = if atomic::Existing::at(path) == atomic::Existing::Special {
             // A FIFO or device (`--log /dev/null`): opened once and written in place, so a
             // reader of a named pipe sees one stream rather than an end after the header.
             let mut f = OpenOptions::new().write(true).open(path).map_err(io)?;
