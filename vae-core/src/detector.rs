@@ -1,11 +1,12 @@
 //! The streaming pipeline of a device: raw samples in, one report per window out.
 //!
 //! sample -> [`Normalizer`] -> [`Windower`] -> [`Transform`] (features) -> model score ->
-//! [`Smoother`] -> [`Decision`]. Window `k` (starting at sample `k * hop`) draws its noise
+//! [`Smoother`] -> [`Alarm`] -> [`Decision`]. Window `k` (starting at sample `k * hop`) draws its noise
 //! from `Rng::for_stream(seed, k)`, so a sampled score equals the one the host computes for
 //! the same window of the recording; the transform and the smoothing are the same code on
 //! both sides.
 
+use crate::alarm::{Alarm, AlarmRule};
 use crate::dense::Layers;
 use crate::error::Error;
 use crate::normalize::Normalizer;
@@ -106,6 +107,7 @@ pub struct Detector<M, const C: usize, const W: usize, const N: usize, const X: 
     transform: Transform,
     smoother: Smoother,
     threshold: Threshold,
+    alarm: Alarm,
     config: ScoreConfig,
     seed: u64,
     next_index: u64,
@@ -153,12 +155,20 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
             transform,
             smoother: Smoother::new(transform.smoothing)?,
             threshold,
+            alarm: Alarm::new(AlarmRule::STATIC, threshold)?,
             config,
             seed,
             next_index: 0,
             counters: Counters::default(),
             samples: [0.0; N],
         })
+    }
+
+    /// The detector with the model file's alarm rule (on-device learning and re-learning,
+    /// see [`crate::alarm`]) instead of the static threshold it was built with.
+    pub fn with_alarm(mut self, rule: AlarmRule) -> Result<Self, Error> {
+        self.alarm = Alarm::new(rule, self.threshold)?;
+        Ok(self)
     }
 
     /// Adds one raw sample (all channels of one instant). Returns a window when one is
@@ -217,18 +227,14 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
             Outcome::Overflow => Some(self.smoother.push(f32::INFINITY)),
             Outcome::NonFinite { .. } => None,
         };
-        let decision = match score {
-            Some(v) if self.threshold.is_exceeded(v) => Decision::Anomalous,
-            Some(_) => Decision::Normal,
-            None => Decision::Invalid,
-        };
+        let decision = self.alarm.step(score);
         match decision {
             Decision::Invalid => self.counters.invalid += 1,
             Decision::Anomalous => {
                 self.counters.scored += 1;
                 self.counters.anomalous += 1;
             }
-            Decision::Normal => self.counters.scored += 1,
+            Decision::Normal | Decision::Learning => self.counters.scored += 1,
         }
         Report { window, outcome, score, decision }
     }
@@ -243,9 +249,15 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
         &self.counters
     }
 
-    /// The threshold.
+    /// The calibrated threshold of the model file (the alarm logic's learnt one is
+    /// [`Alarm::threshold`]).
     pub const fn threshold(&self) -> &Threshold {
         &self.threshold
+    }
+
+    /// The alarm logic: phase, threshold in force, alarm and episode counts.
+    pub const fn alarm(&self) -> &Alarm {
+        &self.alarm
     }
 
     /// The score used.

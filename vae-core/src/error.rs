@@ -59,6 +59,14 @@ pub enum Error {
         /// The value found.
         found: f32,
     },
+    /// An alarm rule field is out of range (a margin must be finite and at least 0, the
+    /// guard not NaN).
+    InvalidAlarm {
+        /// Which field.
+        field: &'static str,
+        /// The value found.
+        found: f32,
+    },
     /// A quantile must lie in [0, 1].
     InvalidQuantile {
         /// The value found.
@@ -212,6 +220,9 @@ impl fmt::Display for Error {
             ),
             Error::InvalidThreshold { found } => {
                 write!(f, "threshold must be finite, found {found}")
+            }
+            Error::InvalidAlarm { field, found } => {
+                write!(f, "alarm rule: invalid {field} {found} (a margin is finite and >= 0, the guard not NaN)")
             }
             Error::InvalidQuantile { found } => {
                 write!(f, "quantile must lie in [0, 1], found {found}")

@@ -69,6 +69,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod activation;
+pub mod alarm;
 pub mod decoder;
 pub mod dense;
 pub mod detector;
@@ -89,6 +90,7 @@ pub mod vae;
 pub mod windower;
 
 pub use activation::Activation;
+pub use alarm::{Alarm, AlarmCounters, AlarmRule, Phase};
 pub use decoder::Decoder;
 pub use dense::{Chain, Dense, LayerShape, Layers};
 pub use detector::{Detector, Report};

@@ -11,6 +11,7 @@
 //! written that the reader would refuse.
 
 use crate::activation::Activation;
+use crate::alarm::AlarmRule;
 use crate::decoder::Decoder;
 use crate::dense::{Chain, Dense, LayerShape, Layers};
 use crate::dynamic::{DenseRef, DynLayers, DynVae, MAX_HIDDEN};
@@ -24,8 +25,14 @@ use heapless::Vec;
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"VAEM";
-/// The format version this crate reads and writes.
-pub const VERSION: u16 = 1;
+/// The format version this crate writes; it also reads [`VERSION_STATIC`].
+pub const VERSION: u16 = 2;
+/// The first format version, without the alarm rule (its models decide by the static
+/// threshold, [`AlarmRule::STATIC`]).
+pub const VERSION_STATIC: u16 = 1;
+/// Bytes of the alarm rule (format version 2): learn `u16`, relearn after `u16`, margin
+/// `f32`, guard `f32`.
+pub const ALARM_LEN: usize = 12;
 /// Most calibrated thresholds a file holds.
 pub const MAX_THRESHOLDS: usize = 8;
 /// Most layers a file holds: both hidden stacks, two encoder heads, the output layer.
@@ -127,6 +134,8 @@ pub struct Header<'a> {
     pub score: ScoreConfig,
     /// How a window becomes the input.
     pub transform: Transform,
+    /// When a score becomes an alarm on the device ([`crate::alarm`]).
+    pub alarm: AlarmRule,
     /// Free-text model name.
     pub name: &'a str,
     encoder_depth: usize,
@@ -279,7 +288,7 @@ impl<'a> ModelFile<'a> {
             return Err(Error::BadMagic { found: magic });
         }
         let version = r.u16()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_STATIC {
             return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let header_len = usize::from(r.u16()?);
@@ -419,6 +428,16 @@ impl<'a> ModelFile<'a> {
                 .push(Calibration { quantile, threshold })
                 .map_err(|_| field("threshold count", threshold_count as u64))?;
         }
+        let alarm = if version == VERSION_STATIC {
+            AlarmRule::STATIC
+        } else {
+            let rule = AlarmRule { learn: r.u16()?, relearn_after: r.u16()?, margin: r.f32()?, guard: r.f32()? };
+            rule.check()?;
+            if rule.learns() && thresholds.is_empty() {
+                return Err(field("threshold count (an alarm rule needs a calibration)", 0));
+            }
+            rule
+        };
         let name = core::str::from_utf8(r.take(name_len)?)
             .map_err(|_| field("model name (UTF-8)", name_len as u64))?;
         let names_start = r.pos;
@@ -458,6 +477,7 @@ impl<'a> ModelFile<'a> {
             hop,
             score,
             transform,
+            alarm,
             name,
             encoder_depth,
             decoder_depth,
@@ -778,6 +798,8 @@ pub struct ModelDesc<'l, 'a> {
     pub transform: Transform,
     /// Calibrated thresholds, the decision one first (at most [`MAX_THRESHOLDS`]).
     pub thresholds: &'l [Calibration],
+    /// When a score becomes an alarm on the device.
+    pub alarm: AlarmRule,
     /// The network.
     pub layers: DynLayers<'l, 'a>,
     /// Decoder log-variances (length X).
@@ -800,6 +822,7 @@ fn layout(desc: &ModelDesc<'_, '_>) -> (usize, usize) {
     let header = FIXED_HEADER_LEN
         + LAYER_DESCRIPTOR_LEN * n_layers
         + 8 * desc.thresholds.len()
+        + ALARM_LEN
         + desc.name.len()
         + names;
     let params = desc.norm_mean.len()
@@ -863,6 +886,10 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
         w.put(&c.quantile.to_le_bytes());
         w.put(&c.threshold.to_le_bytes());
     }
+    w.put(&desc.alarm.learn.to_le_bytes());
+    w.put(&desc.alarm.relearn_after.to_le_bytes());
+    w.put(&desc.alarm.margin.to_le_bytes());
+    w.put(&desc.alarm.guard.to_le_bytes());
     w.put(desc.name.as_bytes());
     for n in desc.channel_names {
         w.put(&[len_u8("channel name length", n.len())?]);

@@ -160,6 +160,8 @@ pub enum Decision {
     Anomalous,
     /// The window could not be scored (non-finite input).
     Invalid,
+    /// Scored and learnt as this machine's normal: no decision yet (see [`crate::alarm`]).
+    Learning,
 }
 
 impl Outcome {

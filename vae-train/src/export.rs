@@ -18,7 +18,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use vae_core::model_file::{Calibration, Transform};
 use vae_core::transform::Features;
-use vae_core::{Activation, ScoreConfig, ScoreKind};
+use vae_core::{Activation, AlarmRule, ScoreConfig, ScoreKind};
 
 /// The `format` metadata value this version writes and reads.
 pub const FORMAT: &str = "vae-anomaly/1";
@@ -67,6 +67,16 @@ pub fn to_safetensors(m: &OwnedModel) -> Result<Vec<u8>, Error> {
         ("wandering", m.meta.transform.wandering.to_string()),
         ("smoothing", m.meta.transform.smoothing.to_string()),
         ("thresholds", json(serde_json::json!(thresholds))),
+        // [learn, relearn after, margin, guard]; an infinite guard (none) is null.
+        (
+            "alarm",
+            json(serde_json::json!([
+                m.alarm.learn,
+                m.alarm.relearn_after,
+                m.alarm.margin,
+                m.alarm.guard.is_finite().then_some(m.alarm.guard)
+            ])),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -126,6 +136,16 @@ pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
     let (kind, samples) = r.score()?;
     let transform = r.transform()?;
     let thresholds: Vec<[f32; 2]> = r.json("thresholds")?;
+    // Files written before the alarm rule decide by the static threshold.
+    let alarm = match r.meta.contains_key("alarm") {
+        false => AlarmRule::STATIC,
+        true => {
+            let (learn, relearn_after, margin, guard): (u16, u16, f32, Option<f32>) = r.json("alarm")?;
+            let rule = AlarmRule { learn, relearn_after, margin, guard: guard.unwrap_or(f32::INFINITY) };
+            rule.check().map_err(|e| bad(format!("{what}: metadata `alarm`: {e}")))?;
+            rule
+        }
+    };
     Ok(OwnedModel {
         meta: ModelMeta {
             name: r.get("name")?.clone(),
@@ -143,6 +163,7 @@ pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
             .into_iter()
             .map(|[quantile, threshold]| Calibration { quantile, threshold })
             .collect(),
+        alarm,
     })
 }
 

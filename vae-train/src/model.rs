@@ -5,7 +5,7 @@ use crate::atomic;
 use crate::error::Error;
 use std::path::Path;
 use vae_core::model_file::{self, Calibration, ModelDesc, ModelFile, Transform};
-use vae_core::{Activation, DenseRef, DynLayers, DynVae, ScoreConfig};
+use vae_core::{Activation, AlarmRule, DenseRef, DynLayers, DynVae, ScoreConfig};
 
 /// One dense layer with owned weights, row-major `[outputs][inputs]` (PyTorch's layout).
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +111,9 @@ pub struct OwnedModel {
     pub net: Network,
     /// Calibrated thresholds, the decision one first (empty before calibration).
     pub thresholds: Vec<Calibration>,
+    /// When a score becomes an alarm on the device (learning, re-learning; see
+    /// [`vae_core::alarm`]). [`AlarmRule::STATIC`] before calibration.
+    pub alarm: AlarmRule,
 }
 
 impl OwnedModel {
@@ -130,6 +133,7 @@ impl OwnedModel {
             score: self.meta.score,
             transform: self.meta.transform,
             thresholds: &self.thresholds,
+            alarm: self.alarm,
             layers: DynLayers {
                 encoder: &enc,
                 mu: self.net.mu.as_ref()?,
@@ -172,6 +176,7 @@ impl OwnedModel {
                 decoder_log_var: f.decoder_log_var().to_vec(),
             },
             thresholds: h.thresholds().to_vec(),
+            alarm: h.alarm,
         })
     }
 

@@ -415,6 +415,16 @@ fn evaluate(
 ) -> Result<Evaluation, String> {
     let e = eval::evaluate(model, test, model.meta.score, Some(train)).map_err(|e| e.to_string())?;
     eval::write_report(&e, report).map_err(|e| e.to_string())?;
+    if std::env::var_os("EVAL_REAL_DUMP_TRAIN").is_some() {
+        let mut tr = train.to_vec();
+        for r in &mut tr {
+            r.labels = Some(vec![false; r.rows()]);
+        }
+        let t = eval::evaluate(model, &tr, model.meta.score, None).map_err(|e| e.to_string())?;
+        let mut d = report.as_os_str().to_owned();
+        d.push("-train");
+        eval::write_report(&t, Path::new(&d)).map_err(|e| e.to_string())?;
+    }
     Ok(e)
 }
 

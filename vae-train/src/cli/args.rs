@@ -197,6 +197,17 @@ pub struct FitArgs {
     /// windows, else cantelli.
     #[arg(long, default_value = "quantile")]
     pub threshold_rule: String,
+    /// Windows the device learns after boot before it decides: their mean and spread set
+    /// the alarm level (mean + sqrt((1 - a) / a) standard deviations for the false-alarm
+    /// rate a), because a machine moves on from its training rows. 0: decide by the
+    /// calibrated threshold from the first window. Boot the device on a healthy machine;
+    /// scores far beyond training still alarm while it learns.
+    #[arg(long, default_value_t = crate::scoring::DEFAULT_LEARN)]
+    pub learn: u16,
+    /// Consecutive alarm windows after which the device learns again, taking the machine
+    /// to have settled into a new state once the alarm was raised (0: never).
+    #[arg(long, default_value_t = crate::scoring::DEFAULT_RELEARN_AFTER)]
+    pub relearn_after: u16,
     /// Model name stored in the file (default: the output file's stem; at most 255 bytes).
     #[arg(long, value_parser = limits::name)]
     pub name: Option<String>,
@@ -420,6 +431,8 @@ impl FitArgs {
             quantile,
             threshold_rule,
             calibrate,
+            learn: self.learn,
+            relearn_after: self.relearn_after,
             name,
             device,
             checkpoint: None,

@@ -41,7 +41,7 @@ use crate::scoring::{self, ScoredWindow};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use vae_core::{Decision, Outcome, ScoreConfig, Threshold, Transform, WindowScore};
+use vae_core::{AlarmRule, Decision, Outcome, ScoreConfig, Threshold, Transform, WindowScore};
 
 /// One evaluated window.
 #[derive(Clone, Debug, PartialEq)]
@@ -179,11 +179,13 @@ fn eval_windows(
         .ok_or_else(|| Error::Input("a recording has no labels to evaluate against".into()))?;
     let scored = scoring::score_windows(model, &windows, config)?;
     let threshold_t = threshold.and_then(|t| Threshold::new(t).ok());
+    let decisions = scoring::decisions(&scored, threshold_t, model.alarm)?;
     Ok(scored
         .iter()
         .zip(&labels)
         .zip(windows.iter())
-        .map(|((s, &label), x)| {
+        .zip(decisions)
+        .map(|(((s, &label), x), decision)| {
             let valid = s.smoothed.is_some();
             EvalWindow {
                 recording: s.recording,
@@ -192,8 +194,7 @@ fn eval_windows(
                 label,
                 outcome: s.outcome,
                 score: s.smoothed,
-                decision: threshold_t
-                    .map_or(if valid { Decision::Normal } else { Decision::Invalid }, |t| s.decide(&t)),
+                decision,
                 no_training: if valid { baselines::no_training(x) } else { f32::NAN },
                 pca: pca.map(|p| if valid { p.error(x) } else { f32::NAN }),
             }
@@ -243,15 +244,16 @@ fn pca_reference(model: &OwnedModel, tw: &Windows, notes: &mut Vec<String>) -> O
     pca
 }
 
-/// The no-training reference's threshold by the model's rule: the quantile `q` of the
-/// model's first calibration over the reference's scores of the training windows, smoothed
-/// as the model smooths (`None`, noted, without training windows or a finite score; `None`
-/// without a calibration, which is noted already).
+/// The no-training reference's threshold and alarm rule by the model's rules: the quantile
+/// `q` of the model's first calibration over the reference's scores of the training
+/// windows, smoothed as the model smooths, and the model's learning and re-learning with
+/// the margin of `q` and a boot guard from those scores (`None`, noted, without training
+/// windows or a finite score; `None` without a calibration, which is noted already).
 fn reference_threshold(
     model: &OwnedModel,
     tw: Option<&Windows>,
     notes: &mut Vec<String>,
-) -> Result<Option<f32>, Error> {
+) -> Result<Option<(f32, AlarmRule)>, Error> {
     let Some(q) = model.thresholds.first().map(|c| c.quantile) else { return Ok(None) };
     let Some(tw) = tw else {
         notes.push(
@@ -264,7 +266,13 @@ fn reference_threshold(
         tw.origin.iter().zip(tw.iter()).map(|(o, x)| (o.recording, o.start, baselines::no_training(x)));
     let scored = smoothed_scores(model, scores)?;
     match scoring::calibrate(&scored, q) {
-        Ok(t) => Ok(Some(t.value())),
+        Ok(t) => {
+            let rule = match model.alarm.learns() && q < 1.0 {
+                true => scoring::alarm_rule(&scored, q, t, model.alarm.learn, model.alarm.relearn_after)?,
+                false => AlarmRule::STATIC,
+            };
+            Ok(Some((t.value(), rule)))
+        }
         Err(_) => {
             notes.push("no finite training window for the no-training reference's threshold".into());
             Ok(None)
@@ -305,7 +313,7 @@ fn add_alarms(
     e: &mut Evaluation,
     model: &OwnedModel,
     recs: &[Recording],
-    reference: Option<f32>,
+    reference: Option<(f32, AlarmRule)>,
 ) -> Result<(), Error> {
     let rows: Vec<alarms::RecordingRows> = recs.iter().map(alarms::RecordingRows::of).collect();
     let layout = alarms::Layout { window: model.meta.window, hop: model.meta.hop, recordings: &rows };
@@ -322,20 +330,25 @@ fn add_alarms(
             .iter()
             .map(|w| match w.decision {
                 Decision::Anomalous => alarm_window(w, Some(true)),
-                Decision::Normal => alarm_window(w, Some(false)),
+                Decision::Normal | Decision::Learning => alarm_window(w, Some(false)),
                 Decision::Invalid => alarm_window(w, None),
             })
             .collect();
         alarms::AlarmFigures::of(&w, t, &layout)
     });
-    if let Some(t) = reference {
+    if let Some((t, rule)) = reference {
         let threshold = Threshold::new(t)?;
         let scored = smoothed_scores(model, e.windows.iter().map(|w| (w.recording, w.start, w.no_training)))?;
+        let decisions = scoring::decisions(&scored, Some(threshold), rule)?;
         let w: Vec<alarms::AlarmWindow> = e
             .windows
             .iter()
-            .zip(&scored)
-            .map(|(w, s)| alarm_window(w, s.smoothed.map(|v| threshold.is_exceeded(v))))
+            .zip(decisions)
+            .map(|(w, d)| match d {
+                Decision::Anomalous => alarm_window(w, Some(true)),
+                Decision::Invalid => alarm_window(w, None),
+                Decision::Normal | Decision::Learning => alarm_window(w, Some(false)),
+            })
             .collect();
         e.no_training_alarms = Some(alarms::AlarmFigures::of(&w, t, &layout));
     }

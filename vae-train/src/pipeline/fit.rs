@@ -76,6 +76,11 @@ pub struct FitPlan {
     pub threshold_rule: ThresholdRule,
     /// Which windows it is estimated on.
     pub calibrate: Calibrate,
+    /// Windows the device learns after boot before deciding (0: the static threshold; see
+    /// [`vae_core::alarm`]).
+    pub learn: u16,
+    /// Consecutive alarm windows after which the device learns again (0: never).
+    pub relearn_after: u16,
     /// The model's name in its file.
     pub name: String,
     /// Where to train.
@@ -110,6 +115,8 @@ impl Default for FitPlan {
             val_fraction: 0.2,
             score: ScoreConfig::DETERMINISTIC,
             quantile: 0.995,
+            learn: scoring::DEFAULT_LEARN,
+            relearn_after: scoring::DEFAULT_RELEARN_AFTER,
             threshold_rule: ThresholdRule::Quantile,
             calibrate: Calibrate::Validation,
             name: String::new(),
@@ -216,7 +223,7 @@ pub fn fit(
     if let Some(scale) = &scale {
         scale.fold(&mut net);
     }
-    let model = OwnedModel { meta, net, thresholds: Vec::new() };
+    let model = OwnedModel { meta, net, thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC };
     calibrate(model, &outcome, &p, plan, notes)
 }
 
@@ -300,7 +307,7 @@ fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<(), Er
     }
     // The network training starts from: its shape is the one every checkpoint will have.
     let net = train::initial_network(x, &train_config(plan));
-    OwnedModel { meta: meta.clone(), net, thresholds: Vec::new() }
+    OwnedModel { meta: meta.clone(), net, thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC }
         .to_bytes()
         .map(|_| ())
         .map_err(|e| Error::Input(format!("this model cannot be written as a model file: {e}")))
@@ -353,6 +360,13 @@ fn calibrate(
             decision_rule = used;
         }
         model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
+        if i == 0 {
+            // The quantile 1 (the maximum) has no Cantelli margin: the static threshold.
+            model.alarm = match q < 1.0 {
+                true => scoring::alarm_rule(&scored, q, t, plan.learn, plan.relearn_after)?,
+                false => vae_core::AlarmRule::STATIC,
+            };
+        }
     }
     let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
     Ok(Fitted {

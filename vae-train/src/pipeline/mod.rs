@@ -24,7 +24,7 @@ pub use crate::frontend::Wandering;
 pub use files::FitFiles;
 pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
 pub use inspect::describe;
-pub use score::{score, scores_csv, threshold};
+pub use score::{decisions, score, scores_csv, threshold};
 
 /// Where a run's notes go (dropped rows, the front end chosen, the size of the run): one
 /// line each, ready to print. `&mut |_| {}` drops them.

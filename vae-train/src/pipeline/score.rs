@@ -29,13 +29,26 @@ pub fn threshold(model: &OwnedModel) -> Option<Threshold> {
     model.thresholds.first().and_then(|c| Threshold::new(c.threshold).ok())
 }
 
-/// One CSV row per window: where it is, its score and decision, and its per-channel split.
+/// The device's decision for every window of `scored`, each recording its own stream from
+/// boot: the model's alarm rule (learning, then its threshold; see [`vae_core::alarm`]) on
+/// the smoothed scores, or, with `t` other than the model's threshold, that threshold alone.
+pub fn decisions(model: &OwnedModel, scored: &[ScoredWindow], t: Option<&Threshold>) -> Result<Vec<Decision>, Error> {
+    let rule = match (t, threshold(model)) {
+        (Some(t), Some(m)) if *t == m => model.alarm,
+        _ => vae_core::AlarmRule::STATIC,
+    };
+    scoring::decisions(scored, t.copied(), rule)
+}
+
+/// One CSV row per window: where it is, its score and decision (`yes`, `no`, `learning`
+/// while the device learns, `invalid`), and its per-channel split.
 pub fn scores_csv(
     model: &OwnedModel,
     recs: &[Recording],
     scored: &[ScoredWindow],
     t: Option<&Threshold>,
-) -> String {
+) -> Result<String, Error> {
+    let decided = decisions(model, scored, t)?;
     let mut s = String::from("file,window,start_row,score,anomalous,top_channel");
     for c in &model.meta.channels {
         let _ = write!(s, ",nll_{c}");
@@ -46,7 +59,7 @@ pub fn scores_csv(
         s.push_str(",smoothed_score");
     }
     s.push('\n');
-    for w in scored {
+    for (w, decision) in scored.iter().zip(decided) {
         let rec = &recs[w.recording];
         let file = rec.path.display().to_string();
         let file =
@@ -57,9 +70,10 @@ pub fn scores_csv(
             Outcome::Overflow => ("inf".into(), String::new()),
             Outcome::NonFinite { .. } => ("nan".into(), String::new()),
         };
-        let flag = match (t.map(|t| w.decide(t)), &w.outcome) {
+        let flag = match (t.map(|_| decision), &w.outcome) {
             (_, Outcome::NonFinite { .. }) => "invalid",
             (Some(Decision::Anomalous), _) => "yes",
+            (Some(Decision::Learning), _) => "learning",
             (Some(_), _) => "no",
             (None, _) => "",
         };
@@ -82,5 +96,5 @@ pub fn scores_csv(
         }
         s.push('\n');
     }
-    s
+    Ok(s)
 }

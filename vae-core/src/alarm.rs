@@ -1,0 +1,297 @@
+//! The device's alarm logic: when a smoothed score becomes an alarm.
+//!
+//! A threshold calibrated on the training rows does not hold on a machine that has moved
+//! on since (measured in `docs/evaluation.md`: on SKAB's rig the scores of normal windows
+//! right after the training rows sit 2 to 60 calibration spreads above the training ones,
+//! and after an event the process settles somewhere else again). So the device learns its
+//! own normal, as on-device learning products do, and re-learns when the machine has
+//! clearly moved to a new state:
+//!
+//! 1. **Learning.** The first [`AlarmRule::learn`] scored windows after boot are learnt:
+//!    their mean and spread (Welford, f32). No decision is made on them
+//!    ([`Decision::Learning`]), except that a window above the *boot guard* — a score far
+//!    beyond anything seen in training ([`AlarmRule::guard`]) — is an alarm and is not
+//!    learnt, so a device booted on a machine that is already broken does not learn the
+//!    fault as normal.
+//! 2. **Watching.** A window is an alarm when its score exceeds `mean + margin * sd` of the
+//!    learnt scores. The margin comes from the requested false-alarm rate `a` by Cantelli's
+//!    one-sided bound, `sqrt((1 - a) / a)` (14.1 at 0.005): it holds for any distribution
+//!    with that mean and spread, and the scores of a window stream are far from Gaussian.
+//!    Learning is frozen while watching, so a slowly growing fault is never learnt.
+//! 3. **Re-learning.** An alarm that lasts [`AlarmRule::relearn_after`] consecutive windows
+//!    has been raised and held; the machine is then taken to have settled into a new state
+//!    and the device learns again (without the boot guard). One event gives one alarm
+//!    episode rather than an alarm that never clears.
+//!
+//! A rule with `learn == 0` is the static threshold of the model file (files of format
+//! version 1 decide that way). Scores that are not finite (an overflow) are alarms in every
+//! phase and never learnt; unscored windows (NaN/Inf samples) change nothing.
+//!
+//! The same code decides on the host (`vae-train eval`, `score`) and on the device, on the
+//! same smoothed scores, so both make the same decisions bit for bit.
+
+use crate::error::Error;
+use crate::score::Decision;
+use crate::threshold::Threshold;
+
+/// The alarm rule a model file records (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AlarmRule {
+    /// Scored windows learnt after boot and after a re-learn before decisions start; 0 for
+    /// the static threshold.
+    pub learn: u16,
+    /// Consecutive alarm windows after which the device learns again; 0 for never.
+    pub relearn_after: u16,
+    /// Learnt standard deviations above the learnt mean at which a window is an alarm.
+    pub margin: f32,
+    /// Boot guard: during the learning period after boot, a score above this level is an
+    /// alarm and is not learnt (`+inf`: no guard).
+    pub guard: f32,
+}
+
+impl AlarmRule {
+    /// The static threshold: no learning, no re-learning.
+    pub const STATIC: Self = Self { learn: 0, relearn_after: 0, margin: 0.0, guard: f32::INFINITY };
+
+    /// Whether this rule learns on the device.
+    pub const fn learns(&self) -> bool {
+        self.learn > 0
+    }
+
+    /// Checks the fields: a finite margin of at least 0 and a guard that is not NaN.
+    pub fn check(&self) -> Result<(), Error> {
+        if !(self.margin.is_finite() && self.margin >= 0.0) {
+            return Err(Error::InvalidAlarm { field: "margin", found: self.margin });
+        }
+        if self.guard.is_nan() {
+            return Err(Error::InvalidAlarm { field: "guard", found: self.guard });
+        }
+        Ok(())
+    }
+}
+
+/// The margin that Cantelli's one-sided bound gives for a false-alarm rate `a` in (0, 1):
+/// `P(s - mean >= k sd) <= 1 / (1 + k^2)`, so `k = sqrt((1 - a) / a)`.
+pub fn cantelli_margin(a: f32) -> Result<f32, Error> {
+    if !(a > 0.0 && a < 1.0) {
+        return Err(Error::InvalidQuantile { found: 1.0 - a });
+    }
+    Ok(libm::sqrtf((1.0 - a) / a))
+}
+
+/// Where the alarm logic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Phase {
+    /// Learning this machine's normal (`boot`: the first learning period, under the guard).
+    Learning {
+        /// Whether this is the learning period after boot.
+        boot: bool,
+    },
+    /// Deciding against the learnt (or static) threshold.
+    Watching,
+}
+
+/// Counts of the alarm logic since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AlarmCounters {
+    /// Windows that were alarms.
+    pub alarms: u64,
+    /// Alarm episodes: runs of consecutive alarm windows (an unscored window neither ends
+    /// nor extends one).
+    pub episodes: u64,
+    /// Windows learnt.
+    pub learnt: u64,
+    /// Learning periods started by a long alarm.
+    pub relearns: u32,
+}
+
+/// The alarm logic's state: a few words, no buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Alarm {
+    rule: AlarmRule,
+    phase: Phase,
+    /// The threshold in force while watching (the static one until learnt).
+    threshold: f32,
+    n: u16,
+    mean: f32,
+    m2: f32,
+    /// Consecutive alarm windows so far.
+    run: u16,
+    /// Whether the last scored window was an alarm.
+    alarming: bool,
+    counters: AlarmCounters,
+}
+
+impl Alarm {
+    /// Alarm logic with `rule`; `threshold` (the model file's calibrated one) decides when
+    /// the rule does not learn.
+    pub fn new(rule: AlarmRule, threshold: Threshold) -> Result<Self, Error> {
+        rule.check()?;
+        let phase = if rule.learns() { Phase::Learning { boot: true } } else { Phase::Watching };
+        Ok(Self {
+            rule,
+            phase,
+            threshold: threshold.value(),
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            run: 0,
+            alarming: false,
+            counters: AlarmCounters::default(),
+        })
+    }
+
+    /// Back to the state after boot, keeping the rule and the static threshold.
+    pub fn reset(&mut self, threshold: Threshold) {
+        let rule = self.rule;
+        // The rule was checked when `self` was built.
+        if let Ok(fresh) = Self::new(rule, threshold) {
+            *self = fresh;
+        }
+    }
+
+    /// Decides one window from its (smoothed) score; `None` for a window not scored.
+    pub fn step(&mut self, score: Option<f32>) -> Decision {
+        let Some(s) = score else {
+            return Decision::Invalid;
+        };
+        let decision = match self.phase {
+            Phase::Learning { boot } => {
+                if !s.is_finite() || (boot && s > self.rule.guard) {
+                    Decision::Anomalous
+                } else {
+                    self.learn(s);
+                    Decision::Learning
+                }
+            }
+            // `!(s <= t)`: a NaN score (not produced by the scorer) would be an alarm.
+            Phase::Watching if !(s <= self.threshold) => Decision::Anomalous,
+            Phase::Watching => Decision::Normal,
+        };
+        self.count(decision);
+        decision
+    }
+
+    fn learn(&mut self, s: f32) {
+        self.n += 1;
+        self.counters.learnt += 1;
+        let d = s - self.mean;
+        self.mean += d / f32::from(self.n);
+        self.m2 += d * (s - self.mean);
+        if self.n >= self.rule.learn {
+            let sd = libm::sqrtf(self.m2 / f32::from(self.n));
+            self.threshold = self.mean + self.rule.margin * sd;
+            self.phase = Phase::Watching;
+        }
+    }
+
+    fn count(&mut self, decision: Decision) {
+        let alarm = decision == Decision::Anomalous;
+        if alarm {
+            self.counters.alarms += 1;
+            if !self.alarming {
+                self.counters.episodes += 1;
+            }
+            self.run = self.run.saturating_add(1);
+            let watching = self.phase == Phase::Watching;
+            if watching && self.rule.learns() && self.rule.relearn_after > 0 && self.run >= self.rule.relearn_after {
+                self.phase = Phase::Learning { boot: false };
+                self.counters.relearns += 1;
+                self.run = 0;
+                (self.n, self.mean, self.m2) = (0, 0.0, 0.0);
+            }
+        } else {
+            self.run = 0;
+        }
+        self.alarming = alarm;
+    }
+
+    /// The phase.
+    pub const fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The threshold in force while watching: the learnt one once learnt, else the static.
+    pub const fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The rule.
+    pub const fn rule(&self) -> &AlarmRule {
+        &self.rule
+    }
+
+    /// Counts since boot.
+    pub const fn counters(&self) -> &AlarmCounters {
+        &self.counters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(learn: u16, relearn_after: u16) -> AlarmRule {
+        AlarmRule { learn, relearn_after, margin: 3.0, guard: 100.0 }
+    }
+
+    fn run(a: &mut Alarm, scores: &[f32]) -> heapless::Vec<Decision, 64> {
+        scores.iter().map(|&s| a.step(Some(s))).collect()
+    }
+
+    use Decision::{Anomalous as A, Learning as L, Normal as N};
+
+    #[test]
+    fn static_rule_is_the_threshold() {
+        let mut a = Alarm::new(AlarmRule::STATIC, Threshold::new(1.0).unwrap()).unwrap();
+        assert_eq!(run(&mut a, &[0.5, 1.0, 1.5, f32::INFINITY, 0.0]).as_slice(), &[N, N, A, A, N]);
+        assert_eq!(a.counters().episodes, 1);
+        assert_eq!(a.counters().alarms, 2);
+        assert_eq!(a.step(None), Decision::Invalid);
+    }
+
+    /// Learnt mean 2, population sd 1 (scores 1 and 3): threshold 2 + 3 * 1 = 5.
+    #[test]
+    fn learns_mean_and_spread_then_decides_against_them() {
+        let mut a = Alarm::new(rule(2, 0), Threshold::new(0.0).unwrap()).unwrap();
+        assert_eq!(run(&mut a, &[1.0, 3.0, 5.0, 5.5, 4.0]).as_slice(), &[L, L, N, A, N]);
+        assert_eq!(a.threshold(), 5.0);
+        assert_eq!(a.counters().learnt, 2);
+    }
+
+    #[test]
+    fn boot_guard_alarms_and_does_not_learn_but_a_relearn_has_no_guard() {
+        let mut a = Alarm::new(rule(2, 2), Threshold::new(0.0).unwrap()).unwrap();
+        // 200 is beyond the guard at boot: an alarm, not learnt.
+        assert_eq!(run(&mut a, &[200.0, 1.0, 3.0]).as_slice(), &[A, L, L]);
+        assert_eq!(a.threshold(), 5.0);
+        // Two alarms in a row re-learn; the guard no longer applies.
+        assert_eq!(run(&mut a, &[50.0, 60.0, 200.0, 200.0, 200.0, 210.0]).as_slice(), &[A, A, L, L, N, A]);
+        assert_eq!(a.threshold(), 200.0);
+        let c = a.counters();
+        assert_eq!((c.relearns, c.episodes, c.alarms, c.learnt), (1, 3, 4, 4));
+    }
+
+    #[test]
+    fn overflow_is_an_alarm_in_every_phase_and_never_learnt() {
+        let mut a = Alarm::new(rule(2, 0), Threshold::new(0.0).unwrap()).unwrap();
+        assert_eq!(run(&mut a, &[f32::INFINITY, 1.0, 1.0, f32::INFINITY, 1.0]).as_slice(), &[A, L, L, A, N]);
+        assert_eq!(a.threshold(), 1.0);
+    }
+
+    #[test]
+    fn cantelli_margin_of_the_default_rate() {
+        assert!((cantelli_margin(0.005).unwrap() - 14.106_736).abs() < 1e-4);
+        assert!(cantelli_margin(0.0).is_err() && cantelli_margin(1.0).is_err());
+    }
+
+    #[test]
+    fn a_nan_margin_is_refused() {
+        let r = AlarmRule { margin: f32::NAN, ..rule(1, 0) };
+        assert!(Alarm::new(r, Threshold::new(0.0).unwrap()).is_err());
+    }
+}
