@@ -23,6 +23,7 @@ mod model {
 // The critical-section implementation defmt needs comes from cortex-m.
 use cortex_m as _;
 use model::{Model, C, HD, HE, HOP, MACS, N, W, X, Z};
+use vae_core::alarm::{Alarm, Phase};
 use vae_core::detector::{Detector, Report, WindowModel};
 use vae_core::model_file::ChannelNames;
 use vae_core::{ModelFile, Outcome, Rng, ScoreConfig, Scratch};
@@ -97,6 +98,7 @@ fn run() -> Result<(), Stop> {
         config,
         header.seed,
     )
+    .and_then(|d| d.with_alarm(header.alarm))
     .map_err(Stop::Model)?;
     defmt::info!(
         "model {=str}: X={=usize} C={=usize} W={=usize} hop={=usize} macs={=usize} score={} K={=u16} threshold={=f32}",
@@ -110,28 +112,60 @@ fn run() -> Result<(), Stop> {
         config.samples(),
         threshold.value()
     );
+    let rule = header.alarm;
+    defmt::info!(
+        "alarm: learn={=u16} relearn_after={=u16} margin={=f32} guard={=f32}",
+        rule.learn,
+        rule.relearn_after,
+        rule.margin,
+        rule.guard
+    );
     let mut source = board::Source::open(header.channel_names()).map_err(Stop::Source)?;
     while let Some(sample) = source.next().map_err(Stop::Source)? {
         if let Some(window) = detector.push(sample) {
+            let before = detector.alarm().phase();
             #[cfg(feature = "bench")]
             bench::bench_begin();
             let report = if model::RAW { detector.score_raw(window) } else { detector.score(window) };
             #[cfg(feature = "bench")]
             bench::bench_end();
             log(&report, header.channel_names(), header.transform.smoothing > 1);
+            log_phase(before, detector.alarm());
         }
     }
     let c = detector.counters();
+    let a = detector.alarm().counters();
     defmt::println!(
-        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64}",
+        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32}",
         c.samples,
         c.scored + c.invalid,
         c.scored,
         c.anomalous,
         c.invalid,
-        c.non_finite_values
+        c.non_finite_values,
+        a.episodes,
+        a.learnt,
+        a.relearns
     );
     Ok(())
+}
+
+/// Logs a change of the alarm logic's phase (`before`: the phase before the last window):
+/// the end of learning with the threshold learnt, or the start of a re-learn.
+fn log_phase(before: Phase, alarm: &Alarm) {
+    match (before, alarm.phase()) {
+        (Phase::Learning { .. }, Phase::Watching) => {
+            defmt::info!(
+                "learnt: threshold={=f32} after {=u64} windows",
+                alarm.threshold(),
+                alarm.counters().learnt
+            )
+        }
+        (Phase::Watching, Phase::Learning { .. }) => {
+            defmt::info!("re-learning: the alarm held, relearns={=u32}", alarm.counters().relearns)
+        }
+        _ => {}
+    }
 }
 
 /// One line per window, in a fixed format the host tests parse. With smoothing, the score

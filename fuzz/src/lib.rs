@@ -99,6 +99,7 @@ fn check_model(f: &ModelFile<'_>, bytes: &[u8]) {
         score: h.score,
         transform: h.transform,
         thresholds: h.thresholds(),
+        alarm: h.alarm,
         layers: layers.as_dyn(),
         log_var: f.decoder_log_var(),
     };

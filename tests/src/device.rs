@@ -30,6 +30,12 @@ pub struct Summary {
     pub invalid: u64,
     /// Non-finite sample values.
     pub non_finite_values: u64,
+    /// Alarm episodes (firmware that logs them).
+    pub episodes: Option<u64>,
+    /// Windows learnt as this machine's normal.
+    pub learnt: Option<u64>,
+    /// Learning periods started by a held alarm.
+    pub relearns: Option<u64>,
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -63,6 +69,9 @@ pub fn parse_summary(line: &str) -> Option<Summary> {
         anomalous: n("anomalous")?,
         invalid: n("invalid")?,
         non_finite_values: n("non_finite_values")?,
+        episodes: n("episodes"),
+        learnt: n("learnt"),
+        relearns: n("relearns"),
     })
 }
 

@@ -480,6 +480,7 @@ fn wrapping_model(dir: &Path) -> PathBuf {
             decoder_log_var: vec![0.0; w],
         },
         thresholds: vec![Calibration { quantile: 0.99, threshold: 1.0 }],
+        alarm: vae_core::AlarmRule::STATIC,
     };
     let mut bytes = small.to_bytes().unwrap();
     let (x, big) = (65_535u64, 65_535u64);

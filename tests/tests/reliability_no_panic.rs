@@ -358,6 +358,7 @@ fn model(dir: &Path, kind: ScoreKind, samples: u16, transform: Transform) -> Pat
             decoder_log_var: vec![0.0; x],
         },
         thresholds: vec![Calibration { quantile: 0.99, threshold: 100.0 }],
+        alarm: vae_core::AlarmRule::STATIC,
     };
     let path = dir.join(format!("{}-{}.vaem", kind.name(), transform.name()));
     m.save(&path).unwrap();

@@ -198,7 +198,11 @@ impl Alarm {
             }
             self.run = self.run.saturating_add(1);
             let watching = self.phase == Phase::Watching;
-            if watching && self.rule.learns() && self.rule.relearn_after > 0 && self.run >= self.rule.relearn_after {
+            if watching
+                && self.rule.learns()
+                && self.rule.relearn_after > 0
+                && self.run >= self.rule.relearn_after
+            {
                 self.phase = Phase::Learning { boot: false };
                 self.counters.relearns += 1;
                 self.run = 0;

@@ -431,7 +431,8 @@ impl<'a> ModelFile<'a> {
         let alarm = if version == VERSION_STATIC {
             AlarmRule::STATIC
         } else {
-            let rule = AlarmRule { learn: r.u16()?, relearn_after: r.u16()?, margin: r.f32()?, guard: r.f32()? };
+            let rule =
+                AlarmRule { learn: r.u16()?, relearn_after: r.u16()?, margin: r.f32()?, guard: r.f32()? };
             rule.check()?;
             if rule.learns() && thresholds.is_empty() {
                 return Err(field("threshold count (an alarm rule needs a calibration)", 0));

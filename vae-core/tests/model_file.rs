@@ -43,6 +43,7 @@ fn encode(p: &Params) -> Vec<u8> {
         score: ScoreConfig::new(ScoreKind::Iwae, 8).unwrap(),
         transform: Transform::Raw,
         thresholds: &cal,
+        alarm: vae_core::AlarmRule::STATIC,
         layers: DynLayers {
             encoder: &enc,
             mu: d(p.mu.as_flattened(), &p.mub, H2, id),
@@ -156,8 +157,8 @@ fn specific_errors_name_the_problem() {
     b[..4].copy_from_slice(b"PK\x03\x04");
     assert_eq!(parse(&b), Err(Error::BadMagic { found: *b"PK\x03\x04" }));
     let mut b = bytes.clone();
-    b[4] = 2;
-    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 2, supported: 1 }));
+    b[4] = 3;
+    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 3, supported: 2 }));
     let mut b = bytes.clone();
     let last = b.len() - 1;
     b[last] ^= 0xFF;
@@ -290,6 +291,7 @@ fn writer_refuses_what_the_reader_would_refuse() {
         score: ScoreConfig::DETERMINISTIC,
         transform: Transform::Raw,
         thresholds: &[],
+        alarm: vae_core::AlarmRule::STATIC,
         layers: DynLayers { encoder: &[layer], mu: layer, log_var: layer, decoder: &[layer], mean: layer },
         log_var: b2,
     };

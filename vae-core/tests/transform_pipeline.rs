@@ -67,6 +67,7 @@ fn try_file(transform: Transform, score: ScoreConfig) -> Result<Vec<u32>, Error>
         score,
         transform,
         thresholds: &cal,
+        alarm: vae_core::AlarmRule::STATIC,
         layers: DynLayers {
             encoder: &enc,
             mu: d(w.mu.as_flattened(), &w.zb, H, Activation::Identity),

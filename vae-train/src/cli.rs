@@ -163,7 +163,8 @@ fn score(a: &ScoreArgs) -> Result<(), Error> {
     match &a.out {
         Some(out) => {
             atomic::write(out, text.as_bytes()).map_err(|e| Error::io(out, e))?;
-            let flagged = decided.iter().filter(|d| threshold.is_some() && **d == Decision::Anomalous).count();
+            let flagged =
+                decided.iter().filter(|d| threshold.is_some() && **d == Decision::Anomalous).count();
             let invalid = scored.iter().filter(|s| matches!(s.outcome, Outcome::NonFinite { .. })).count();
             output::println(&format!(
                 "wrote {}: {} windows, {} anomalous, {} invalid (NaN/Inf); score {} K={}",

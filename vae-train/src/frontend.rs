@@ -298,8 +298,13 @@ mod tests {
             transform: Transform::Raw,
         };
         let cal = vec![Calibration { quantile: 0.99, threshold: 1.0 }];
-        let a = OwnedModel { meta: meta.clone(), net: trained, thresholds: cal.clone() };
-        let b = OwnedModel { meta, net: folded, thresholds: cal };
+        let a = OwnedModel {
+            meta: meta.clone(),
+            net: trained,
+            thresholds: cal.clone(),
+            alarm: vae_core::AlarmRule::STATIC,
+        };
+        let b = OwnedModel { meta, net: folded, thresholds: cal, alarm: vae_core::AlarmRule::STATIC };
         let shift: f32 = scale.std.iter().map(|s| s.ln()).sum();
         let f = [0.7f32, -1.5, 2.0, 5.0];
         let mut u = f;

@@ -264,6 +264,7 @@ mod tests {
                 decoder_log_var: vec![0.1, -0.2, 0.0, 0.3],
             },
             thresholds: vec![Calibration { quantile: 0.995, threshold: 3.5 }],
+            alarm: vae_core::AlarmRule::STATIC,
         }
     }
 

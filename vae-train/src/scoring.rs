@@ -56,9 +56,16 @@ impl ScoredWindow {
 /// alarm logic of `rule` ([`vae_core::alarm`]: learning, watching, re-learning) over the
 /// smoothed scores, with `threshold` the static one. The same code decides on the device,
 /// so both make the same decisions. Without a threshold every scored window is `Normal`.
-pub fn decisions(scored: &[ScoredWindow], threshold: Option<Threshold>, rule: AlarmRule) -> Result<Vec<Decision>, Error> {
+pub fn decisions(
+    scored: &[ScoredWindow],
+    threshold: Option<Threshold>,
+    rule: AlarmRule,
+) -> Result<Vec<Decision>, Error> {
     let Some(t) = threshold else {
-        return Ok(scored.iter().map(|w| if w.smoothed.is_some() { Decision::Normal } else { Decision::Invalid }).collect());
+        return Ok(scored
+            .iter()
+            .map(|w| if w.smoothed.is_some() { Decision::Normal } else { Decision::Invalid })
+            .collect());
     };
     let mut alarm = Alarm::new(rule, t)?;
     let mut recording = None;
@@ -111,7 +118,12 @@ pub fn alarm_rule(
     let spread = (threshold.value() - median).max(0.0);
     let guard = median + BOOT_GUARD_SPREADS * spread;
     let margin = vae_core::alarm::cantelli_margin(1.0 - q)?;
-    let rule = AlarmRule { learn, relearn_after, margin, guard: if guard.is_finite() { guard } else { f32::INFINITY } };
+    let rule = AlarmRule {
+        learn,
+        relearn_after,
+        margin,
+        guard: if guard.is_finite() { guard } else { f32::INFINITY },
+    };
     rule.check()?;
     Ok(rule)
 }
@@ -339,6 +351,7 @@ mod tests {
                 decoder_log_var: vec![0.0; x],
             },
             thresholds: vec![Calibration { quantile: 0.995, threshold: 50.0 }],
+            alarm: vae_core::AlarmRule::STATIC,
         }
     }
 

@@ -188,6 +188,7 @@ fn write_tiny_model(dir: &Path) -> PathBuf {
             decoder_log_var: vec![0.0; 4],
         },
         thresholds: vec![Calibration { quantile: 0.99, threshold: 5.0 }],
+        alarm: vae_core::AlarmRule::STATIC,
     };
     let path = dir.join("tiny.vaem");
     m.save(&path).unwrap();

@@ -265,6 +265,11 @@ fn model(s: &Spec) -> OwnedModel {
             .iter()
             .map(|&(quantile, threshold)| Calibration { quantile, threshold })
             .collect(),
+        // Calibrated seeds carry a learning alarm rule, so the fuzzer mutates its bytes too.
+        alarm: match s.thresholds.is_empty() {
+            true => vae_core::AlarmRule::STATIC,
+            false => vae_core::AlarmRule { learn: 32, relearn_after: 8, margin: 14.1, guard: 50.0 },
+        },
     }
 }
 

@@ -65,11 +65,11 @@ fn small() -> TrainConfig {
 fn model(out: &TrainOutcome, seed: u64) -> OwnedModel {
     let mut meta = meta();
     meta.seed = seed;
-    OwnedModel { meta, net: out.net.clone(), thresholds: vec![] }
+    OwnedModel { meta, net: out.net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC }
 }
 
 fn scores(net: &Network, windows: &[f32]) -> Vec<f32> {
-    let m = OwnedModel { meta: meta(), net: net.clone(), thresholds: vec![] };
+    let m = OwnedModel { meta: meta(), net: net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC };
     m.with_dyn_vae(|vae| {
         let mut work = vec![0.0; vae.work_len(CHANNELS)];
         let mut ch = vec![0.0; CHANNELS];

@@ -96,6 +96,21 @@ fn layers(o: &mut String, h: &vae_core::model_file::Header<'_>, file_len: usize)
             }
         );
     }
+    let a = h.alarm;
+    if a.learns() {
+        let guard = if a.guard.is_finite() { format!("{:.4}", a.guard) } else { "none".into() };
+        let relearn = match a.relearn_after {
+            0 => "never re-learns".to_string(),
+            n => format!("re-learns after {n} alarm windows in a row"),
+        };
+        let _ = writeln!(
+            o,
+            "  alarm       learns {} windows after boot, then mean + {:.2} sd; {relearn}; boot guard {guard}",
+            a.learn, a.margin
+        );
+    } else {
+        let _ = writeln!(o, "  alarm       static threshold (no on-device learning)");
+    }
 }
 
 /// `1 - q` as the user wrote it (0.005, not 0.0049999952).

@@ -32,7 +32,11 @@ pub fn threshold(model: &OwnedModel) -> Option<Threshold> {
 /// The device's decision for every window of `scored`, each recording its own stream from
 /// boot: the model's alarm rule (learning, then its threshold; see [`vae_core::alarm`]) on
 /// the smoothed scores, or, with `t` other than the model's threshold, that threshold alone.
-pub fn decisions(model: &OwnedModel, scored: &[ScoredWindow], t: Option<&Threshold>) -> Result<Vec<Decision>, Error> {
+pub fn decisions(
+    model: &OwnedModel,
+    scored: &[ScoredWindow],
+    t: Option<&Threshold>,
+) -> Result<Vec<Decision>, Error> {
     let rule = match (t, threshold(model)) {
         (Some(t), Some(m)) if *t == m => model.alarm,
         _ => vae_core::AlarmRule::STATIC,

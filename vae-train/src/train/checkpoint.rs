@@ -383,7 +383,8 @@ impl TrainState {
 pub(crate) fn write_model(path: &Path, meta: &ModelMeta, seed: u64, net: &Network) -> Result<(), TrainError> {
     let mut meta = meta.clone();
     meta.seed = seed;
-    let model = OwnedModel { meta, net: net.clone(), thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC };
+    let model =
+        OwnedModel { meta, net: net.clone(), thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC };
     model.save(path).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), source: Box::new(e) })
 }
 
