@@ -91,7 +91,8 @@ fn run_case(extra_fit: &[&str], name: &str) {
     }
     assert_eq!(summary.non_finite_values, 3);
     assert_eq!(summary.invalid, 4 + 4);
-    assert!(flagged > 20, "the injected faults should be flagged: {flagged}");
+    // After the learning period; a held alarm re-learns, so a fault is not flagged throughout.
+    assert!(flagged >= 5, "the injected faults should be flagged: {flagged}");
     eprintln!("{name}: {} windows, {flagged} flagged", device.len());
 }
 

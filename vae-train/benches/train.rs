@@ -102,7 +102,12 @@ fn main() {
     println!("train + 2,000 val:      {med:.4} s/epoch median");
 
     // Host scoring with vae-core (the engine the firmware runs), deterministic.
-    let model = OwnedModel { meta: meta(), net: out.net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC };
+    let model = OwnedModel {
+        meta: meta(),
+        net: out.net.clone(),
+        thresholds: vec![],
+        alarm: vae_core::AlarmRule::STATIC,
+    };
     let test = windows(20_000, 3);
     let (n, secs) = model
         .with_dyn_vae(|vae| {

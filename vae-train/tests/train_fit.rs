@@ -69,7 +69,8 @@ fn model(out: &TrainOutcome, seed: u64) -> OwnedModel {
 }
 
 fn scores(net: &Network, windows: &[f32]) -> Vec<f32> {
-    let m = OwnedModel { meta: meta(), net: net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC };
+    let m =
+        OwnedModel { meta: meta(), net: net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC };
     m.with_dyn_vae(|vae| {
         let mut work = vec![0.0; vae.work_len(CHANNELS)];
         let mut ch = vec![0.0; CHANNELS];

@@ -67,7 +67,12 @@ fn core_scores(model: &OwnedModel, windows: &[f32], config: ScoreConfig, seed: u
 fn assert_deterministic_parity(net: &Network, window: usize, channels: usize, windows: &[f32]) {
     let dev = Cpu::default();
     let dfdx_scores = score_deterministic(&VaeNet::<f32, Cpu>::from_network(&dev, net), windows);
-    let model = OwnedModel { meta: meta(window, channels), net: net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC };
+    let model = OwnedModel {
+        meta: meta(window, channels),
+        net: net.clone(),
+        thresholds: vec![],
+        alarm: vae_core::AlarmRule::STATIC,
+    };
     let core = core_scores(&model, windows, ScoreConfig::DETERMINISTIC, 0);
     assert_eq!(dfdx_scores.len(), core.len());
     let mut worst = 0.0f32;
@@ -140,7 +145,12 @@ fn k_sample_elbo_agrees_within_monte_carlo_error() {
     const K: usize = 2000;
     let mut rng = StdRng::seed_from_u64(1);
     let singles: Vec<Vec<f32>> = (0..K).map(|_| score_elbo(&vnet, &ws, 1, &mut rng)).collect();
-    let model = OwnedModel { meta: meta(window, channels), net: net.clone(), thresholds: vec![], alarm: vae_core::AlarmRule::STATIC };
+    let model = OwnedModel {
+        meta: meta(window, channels),
+        net: net.clone(),
+        thresholds: vec![],
+        alarm: vae_core::AlarmRule::STATIC,
+    };
     let core = core_scores(&model, &ws, ScoreConfig::new(ScoreKind::Elbo, K as u16).unwrap(), 77);
     let batched = score_elbo(&vnet, &ws, K, &mut rng);
     for w in 0..ws.len() / x {
