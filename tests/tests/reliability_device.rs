@@ -108,6 +108,7 @@ fn a_bad_model_in_flash_is_refused_at_boot_not_scored_and_no_panic() {
     let m = vae_train::OwnedModel::from_bytes(&good).unwrap();
     let mut uncalibrated = m.clone();
     uncalibrated.thresholds.clear();
+    uncalibrated.alarm = vae_core::AlarmRule::STATIC;
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 0x01;
 
