@@ -123,7 +123,7 @@ fn run() -> Result<(), Stop> {
     let mut source = board::Source::open(header.channel_names()).map_err(Stop::Source)?;
     while let Some(sample) = source.next().map_err(Stop::Source)? {
         if let Some(window) = detector.push(sample) {
-            let before = detector.alarm().phase();
+            let before = (detector.alarm().phase(), detector.alarm().threshold());
             #[cfg(feature = "bench")]
             bench::bench_begin();
             let report = if model::RAW { detector.score_raw(window) } else { detector.score(window) };
@@ -136,7 +136,7 @@ fn run() -> Result<(), Stop> {
     let c = detector.counters();
     let a = detector.alarm().counters();
     defmt::println!(
-        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32}",
+        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32} returns={=u32}",
         c.samples,
         c.scored + c.invalid,
         c.scored,
@@ -145,15 +145,20 @@ fn run() -> Result<(), Stop> {
         c.non_finite_values,
         a.episodes,
         a.learnt,
-        a.relearns
+        a.relearns,
+        a.returns
     );
     Ok(())
 }
 
-/// Logs a change of the alarm logic's phase (`before`: the phase before the last window):
-/// the end of learning with the threshold learnt, or the start of a re-learn.
-fn log_phase(before: Phase, alarm: &Alarm) {
-    match (before, alarm.phase()) {
+/// Logs a change of the alarm logic's state (`before`: phase and threshold before the last
+/// window): the end of learning with the threshold learnt, the start of a re-learn, or the
+/// return to the threshold learnt after boot.
+fn log_phase(before: (Phase, f32), alarm: &Alarm) {
+    match (before.0, alarm.phase()) {
+        (Phase::Watching, Phase::Watching) if before.1 != alarm.threshold() => {
+            defmt::info!("returned: threshold={=f32} (learnt after boot)", alarm.threshold())
+        }
         (Phase::Learning { .. }, Phase::Watching) => {
             defmt::info!(
                 "learnt: threshold={=f32} after {=u64} windows",

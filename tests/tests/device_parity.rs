@@ -80,12 +80,13 @@ fn run_case(dir: &Path, extra_fit: &[&str], name: &str) {
     assert_eq!(device.len(), host.len(), "window count, device vs host");
     assert!(device.len() > 500);
     // The threshold in force at each window: the static one, then each one the device
-    // learnt (its log line follows the window that completed the learning).
+    // learnt or returned to (its log line follows the window that changed it).
     let loaded = vae_train::OwnedModel::load(&model).unwrap();
     let mut threshold = loaded.thresholds[0].threshold;
     let mut in_force = Vec::new();
     for l in &run.lines {
-        if let Some(t) = l.split("learnt: threshold=").nth(1).and_then(|t| t.split_whitespace().next()) {
+        let changed = ["learnt: threshold=", "returned: threshold="].iter().find_map(|p| l.split(p).nth(1));
+        if let Some(t) = changed.and_then(|t| t.split_whitespace().next()) {
             threshold = t.parse().unwrap();
         } else if parse_window(l).is_some() {
             in_force.push(threshold);

@@ -22,6 +22,11 @@
 //!    has been raised and held; the machine is then taken to have settled into a new state
 //!    and the device learns again (without the boot guard). One event gives one alarm
 //!    episode rather than an alarm that never clears.
+//! 4. **Return.** A re-learnt threshold above the one learnt after boot is held only while
+//!    the machine stays in that louder state: after [`AlarmRule::learn`] windows in a row (as
+//!    much evidence as a learning period) at or below the boot-time threshold the machine is
+//!    back to its boot-time normal, and that threshold is in force again. Without it, one fault held long enough to be
+//!    re-learnt would hide every later fault below its level.
 //!
 //! A rule with `learn == 0` is the static threshold of the model file (files of format
 //! version 1 decide that way). Scores that are not finite (an overflow) are alarms in every
@@ -106,6 +111,8 @@ pub struct AlarmCounters {
     pub learnt: u64,
     /// Learning periods started by a long alarm.
     pub relearns: u32,
+    /// Returns to the threshold learnt after boot (see the module docs, step 4).
+    pub returns: u32,
 }
 
 /// The alarm logic's state: a few words, no buffer.
@@ -119,6 +126,11 @@ pub struct Alarm {
     n: u16,
     mean: f32,
     m2: f32,
+    /// The threshold learnt after boot, once learnt.
+    boot_threshold: Option<f32>,
+    /// Consecutive windows at or below the boot-time threshold while a higher re-learnt one
+    /// is in force.
+    quiet: u16,
     /// Consecutive alarm windows so far.
     run: u16,
     /// Whether the last scored window was an alarm.
@@ -139,6 +151,8 @@ impl Alarm {
             n: 0,
             mean: 0.0,
             m2: 0.0,
+            boot_threshold: None,
+            quiet: 0,
             run: 0,
             alarming: false,
             counters: AlarmCounters::default(),
@@ -164,19 +178,37 @@ impl Alarm {
                 if !s.is_finite() || (boot && s > self.rule.guard) {
                     Decision::Anomalous
                 } else {
-                    self.learn(s);
+                    self.learn(s, boot);
                     Decision::Learning
                 }
             }
             // `!(s <= t)`: a NaN score (not produced by the scorer) would be an alarm.
             Phase::Watching if !(s <= self.threshold) => Decision::Anomalous,
-            Phase::Watching => Decision::Normal,
+            Phase::Watching => {
+                self.watch_return(s);
+                Decision::Normal
+            }
         };
         self.count(decision);
         decision
     }
 
-    fn learn(&mut self, s: f32) {
+    /// Step 4: back to the boot-time threshold after enough windows at or below it.
+    fn watch_return(&mut self, s: f32) {
+        match self.boot_threshold {
+            Some(b) if self.threshold > b && s <= b => {
+                self.quiet += 1;
+                if self.quiet >= self.rule.learn {
+                    self.threshold = b;
+                    self.quiet = 0;
+                    self.counters.returns += 1;
+                }
+            }
+            _ => self.quiet = 0,
+        }
+    }
+
+    fn learn(&mut self, s: f32, boot: bool) {
         self.n += 1;
         self.counters.learnt += 1;
         let d = s - self.mean;
@@ -186,6 +218,10 @@ impl Alarm {
             let sd = libm::sqrtf(self.m2 / f32::from(self.n));
             self.threshold = self.mean + self.rule.margin * sd;
             self.phase = Phase::Watching;
+            self.quiet = 0;
+            if boot {
+                self.boot_threshold = Some(self.threshold);
+            }
         }
     }
 
@@ -278,6 +314,33 @@ mod tests {
         assert_eq!(a.threshold(), 200.0);
         let c = a.counters();
         assert_eq!((c.relearns, c.episodes, c.alarms, c.learnt), (1, 3, 4, 4));
+    }
+
+    /// A fault held long enough to be re-learnt must not hide the next one: once the machine
+    /// is back below the boot-time threshold for `learn` windows, that one decides.
+    #[test]
+    fn a_relearnt_fault_gives_way_to_the_boot_threshold_when_the_machine_returns() {
+        let mut a = Alarm::new(rule(2, 2), Threshold::new(0.0).unwrap()).unwrap();
+        assert_eq!(run(&mut a, &[1.0, 3.0]).as_slice(), &[L, L]);
+        assert_eq!(a.threshold(), 5.0);
+        // A fault at 100 (sd 0 when learnt): held 2 windows, re-learnt at 100.
+        assert_eq!(run(&mut a, &[100.0, 100.0, 100.0, 100.0]).as_slice(), &[A, A, L, L]);
+        assert_eq!(a.threshold(), 100.0);
+        // Back to normal: two windows at or below 5 restore it; the next fault alarms.
+        assert_eq!(run(&mut a, &[2.0, 6.0, 2.0, 3.0, 20.0]).as_slice(), &[N, N, N, N, A]);
+        assert_eq!(a.threshold(), 5.0);
+        let c = a.counters();
+        assert_eq!((c.relearns, c.returns), (1, 1));
+    }
+
+    /// A quieter re-learnt state keeps its own, lower threshold.
+    #[test]
+    fn a_lower_relearnt_threshold_is_kept() {
+        let mut a = Alarm::new(rule(2, 2), Threshold::new(0.0).unwrap()).unwrap();
+        run(&mut a, &[1.0, 3.0, 9.0, 9.0, 4.0, 4.0]);
+        assert_eq!(a.threshold(), 4.0);
+        run(&mut a, &[1.0, 1.0, 1.0]);
+        assert_eq!((a.threshold(), a.counters().returns), (4.0, 0));
     }
 
     #[test]
