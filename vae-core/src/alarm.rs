@@ -14,9 +14,10 @@
 //!    learnt, so a device booted on a machine that is already broken does not learn the
 //!    fault as normal.
 //! 2. **Watching.** A window is an alarm when its score exceeds `mean + margin * sd` of the
-//!    learnt scores. The margin comes from the requested false-alarm rate `a` by Cantelli's
-//!    one-sided bound, `sqrt((1 - a) / a)` (14.1 at 0.005): it holds for any distribution
-//!    with that mean and spread, and the scores of a window stream are far from Gaussian.
+//!    learnt scores. `vae-train fit` sets the margin from the requested false-alarm rate `a`:
+//!    the calibration's own margin in standard deviations when it holds enough windows to
+//!    estimate the quantile, else Cantelli's one-sided bound `sqrt((1 - a) / a)` (14.1 at
+//!    0.005), which holds for any distribution with that mean and spread.
 //!    Learning is frozen while watching, so a slowly growing fault is never learnt.
 //! 3. **Re-learning.** An alarm that lasts [`AlarmRule::relearn_after`] consecutive windows
 //!    has been raised and held; the machine is then taken to have settled into a new state
@@ -74,15 +75,6 @@ impl AlarmRule {
         }
         Ok(())
     }
-}
-
-/// The margin that Cantelli's one-sided bound gives for a false-alarm rate `a` in (0, 1):
-/// `P(s - mean >= k sd) <= 1 / (1 + k^2)`, so `k = sqrt((1 - a) / a)`.
-pub fn cantelli_margin(a: f32) -> Result<f32, Error> {
-    if !(a > 0.0 && a < 1.0) {
-        return Err(Error::InvalidQuantile { found: 1.0 - a });
-    }
-    Ok(libm::sqrtf((1.0 - a) / a))
 }
 
 /// Where the alarm logic is.
@@ -348,12 +340,6 @@ mod tests {
         let mut a = Alarm::new(rule(2, 0), Threshold::new(0.0).unwrap()).unwrap();
         assert_eq!(run(&mut a, &[f32::INFINITY, 1.0, 1.0, f32::INFINITY, 1.0]).as_slice(), &[A, L, L, A, N]);
         assert_eq!(a.threshold(), 1.0);
-    }
-
-    #[test]
-    fn cantelli_margin_of_the_default_rate() {
-        assert!((cantelli_margin(0.005).unwrap() - 14.106_736).abs() < 1e-4);
-        assert!(cantelli_margin(0.0).is_err() && cantelli_margin(1.0).is_err());
     }
 
     #[test]

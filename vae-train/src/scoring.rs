@@ -99,9 +99,12 @@ pub const DEFAULT_RELEARN_AFTER: u16 = 8;
 
 /// The alarm rule for a model calibrated at quantile `q` with `threshold`, over the
 /// smoothed calibration scores `scored`: learn `learn` windows, re-learn after
-/// `relearn_after` alarm windows, margin from Cantelli at `1 - q`, boot guard
-/// [`BOOT_GUARD_SPREADS`] spreads above the median calibration score. `learn == 0`: the
-/// static threshold.
+/// `relearn_after` alarm windows, boot guard [`BOOT_GUARD_SPREADS`] spreads above the
+/// median calibration score. The margin in learnt standard deviations is the calibration's
+/// own, `(threshold - mean) / sd`, when the calibration holds enough windows to estimate the
+/// quantile (`1 / (1 - q)`, as [`ThresholdRule::Auto`] decides), else Cantelli's
+/// `sqrt(q / (1 - q))`, which needs no tail. `learn == 0` or `q >= 1` (no Cantelli margin):
+/// the static threshold.
 pub fn alarm_rule(
     scored: &[ScoredWindow],
     q: f32,
@@ -109,23 +112,47 @@ pub fn alarm_rule(
     learn: u16,
     relearn_after: u16,
 ) -> Result<AlarmRule, Error> {
-    if learn == 0 {
+    if learn == 0 || q >= 1.0 {
         return Ok(AlarmRule::STATIC);
     }
-    let mut s: Vec<f32> = scored.iter().filter_map(|w| w.smoothed.filter(|v| v.is_finite())).collect();
-    s.sort_by(f32::total_cmp);
-    let median = s.get(s.len() / 2).copied().unwrap_or(threshold.value());
-    let spread = (threshold.value() - median).max(0.0);
-    let guard = median + BOOT_GUARD_SPREADS * spread;
-    let margin = vae_core::alarm::cantelli_margin(1.0 - q)?;
+    let mut s = finite_scores(scored);
+    let t = threshold.value();
+    let median = Threshold::from_quantile(&mut s, 0.5).map_or(t, |m| m.value());
+    let guard = median + BOOT_GUARD_SPREADS * (t - median).max(0.0);
+    let margin = match (ThresholdRule::Auto.resolve(s.len(), q), moments(scored)) {
+        (ThresholdRule::Quantile, Some((mean, sd))) if sd > 0.0 => ((f64::from(t) - mean) / sd).max(0.0),
+        _ => cantelli_factor(q),
+    };
     let rule = AlarmRule {
         learn,
         relearn_after,
-        margin,
+        margin: margin as f32,
         guard: if guard.is_finite() { guard } else { f32::INFINITY },
     };
     rule.check()?;
     Ok(rule)
+}
+
+/// The finite decision scores of `scored`.
+fn finite_scores(scored: &[ScoredWindow]) -> Vec<f32> {
+    scored.iter().filter_map(|w| w.smoothed.filter(|v| v.is_finite())).collect()
+}
+
+/// Mean and sample standard deviation of the finite decision scores of `scored` (`None`
+/// without one; sd 0 for one).
+fn moments(scored: &[ScoredWindow]) -> Option<(f64, f64)> {
+    let scores: Vec<f64> = finite_scores(scored).into_iter().map(f64::from).collect();
+    if scores.is_empty() {
+        return None;
+    }
+    let n = scores.len() as f64;
+    let mean = scores.iter().sum::<f64>() / n;
+    let var = if scores.len() > 1 {
+        scores.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some((mean, var.sqrt()))
 }
 
 /// Scores `windows` (normalised, cut from `recordings` with the model's window and hop):
@@ -199,7 +226,7 @@ pub fn smooth(length: u16, scored: &mut [ScoredWindow]) -> Result<(), Error> {
 /// The threshold at quantile `q` of the finite decision scores ([`ScoredWindow::smoothed`])
 /// of `scored` (normal windows).
 pub fn calibrate(scored: &[ScoredWindow], q: f32) -> Result<Threshold, Error> {
-    let mut scores: Vec<f32> = scored.iter().filter_map(|w| w.smoothed.filter(|v| v.is_finite())).collect();
+    let mut scores = finite_scores(scored);
     Ok(Threshold::from_quantile(&mut scores, q)?)
 }
 
@@ -267,19 +294,8 @@ pub fn calibrate_cantelli(scored: &[ScoredWindow], q: f32) -> Result<Threshold, 
     if !(0.0..1.0).contains(&q) {
         return Err(vae_core::Error::InvalidQuantile { found: q }.into());
     }
-    let scores: Vec<f64> =
-        scored.iter().filter_map(|w| w.smoothed.filter(|v| v.is_finite())).map(f64::from).collect();
-    if scores.is_empty() {
-        return Err(vae_core::Error::NoScores.into());
-    }
-    let n = scores.len() as f64;
-    let mean = scores.iter().sum::<f64>() / n;
-    let var = if scores.len() > 1 {
-        scores.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    let t = mean + cantelli_factor(q) * var.sqrt();
+    let (mean, sd) = moments(scored).ok_or(vae_core::Error::NoScores)?;
+    let t = mean + cantelli_factor(q) * sd;
     Ok(Threshold::new(t as f32)?)
 }
 

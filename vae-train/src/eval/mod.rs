@@ -267,10 +267,7 @@ fn reference_threshold(
     let scored = smoothed_scores(model, scores)?;
     match scoring::calibrate(&scored, q) {
         Ok(t) => {
-            let rule = match model.alarm.learns() && q < 1.0 {
-                true => scoring::alarm_rule(&scored, q, t, model.alarm.learn, model.alarm.relearn_after)?,
-                false => AlarmRule::STATIC,
-            };
+            let rule = scoring::alarm_rule(&scored, q, t, model.alarm.learn, model.alarm.relearn_after)?;
             Ok(Some((t.value(), rule)))
         }
         Err(_) => {

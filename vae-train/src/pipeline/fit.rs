@@ -361,11 +361,7 @@ fn calibrate(
         }
         model.thresholds.push(Calibration { quantile: q, threshold: t.value() });
         if i == 0 {
-            // The quantile 1 (the maximum) has no Cantelli margin: the static threshold.
-            model.alarm = match q < 1.0 {
-                true => scoring::alarm_rule(&scored, q, t, plan.learn, plan.relearn_after)?,
-                false => vae_core::AlarmRule::STATIC,
-            };
+            model.alarm = scoring::alarm_rule(&scored, q, t, plan.learn, plan.relearn_after)?;
         }
     }
     let best = outcome.history.iter().find(|h| h.epoch == outcome.best_epoch);
