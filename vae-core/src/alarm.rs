@@ -174,8 +174,8 @@ impl Alarm {
                     Decision::Learning
                 }
             }
-            // `!(s <= t)`: a NaN score (not produced by the scorer) would be an alarm.
-            Phase::Watching if !(s <= self.threshold) => Decision::Anomalous,
+            // A NaN score (not produced by the scorer) would be an alarm.
+            Phase::Watching if s > self.threshold || s.is_nan() => Decision::Anomalous,
             Phase::Watching => {
                 self.watch_return(s);
                 Decision::Normal

@@ -158,13 +158,12 @@ fn score(a: &ScoreArgs) -> Result<(), Error> {
     let mut recs = data::load(&a.input.data, &opts)?;
     let scored = pipeline::score(&model, &mut recs, config)?;
     let threshold = pipeline::threshold(&model);
-    let decided = pipeline::decisions(&model, &scored, threshold.as_ref())?;
-    let text = pipeline::scores_csv(&model, &recs, &scored, threshold.as_ref())?;
+    let decided = threshold.map(|t| pipeline::decisions(&model, &scored, Some(&t))).transpose()?;
+    let text = pipeline::scores_csv(&model, &recs, &scored, decided.as_deref());
     match &a.out {
         Some(out) => {
             atomic::write(out, text.as_bytes()).map_err(|e| Error::io(out, e))?;
-            let flagged =
-                decided.iter().filter(|d| threshold.is_some() && **d == Decision::Anomalous).count();
+            let flagged = decided.iter().flatten().filter(|d| **d == Decision::Anomalous).count();
             let invalid = scored.iter().filter(|s| matches!(s.outcome, Outcome::NonFinite { .. })).count();
             output::println(&format!(
                 "wrote {}: {} windows, {} anomalous, {} invalid (NaN/Inf); score {} K={}",

@@ -44,7 +44,9 @@
 //! let mut test = data::load(&[dir.join("test.csv")], &read)?;
 //! let scored = pipeline::score(&model, &mut test, model.meta.score)?;
 //! let threshold = pipeline::threshold(&model).expect("fit calibrates a threshold");
-//! let alarms = scored.iter().filter(|w| w.decide(&threshold) == vae_core::Decision::Anomalous).count();
+//! // The device's decisions: it learns the first windows, then alarms (`vae_core::alarm`).
+//! let decided = pipeline::decisions(&model, &scored, Some(&threshold))?;
+//! let alarms = decided.iter().filter(|d| **d == vae_core::Decision::Anomalous).count();
 //! assert!(alarms > 0 && alarms < scored.len());
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

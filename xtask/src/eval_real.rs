@@ -170,21 +170,12 @@ fn protocols() -> [Protocol; 3] {
 /// One training run of a data set: its seed and where its models and reports go.
 struct Run<'a> {
     seed: u64,
-    out: &'a Path,
-    /// NAB's folder: `data/` and `labels/` (a checkout of the NAB repository will do).
-    nab_dir: &'a Path,
-    /// NAB category (a folder of `data/`).
+    /// What every data set's evaluation shares.
+    set: &'a EvalSetup<'a>,
+    /// NAB categories (comma-separated folders of `data/`).
     nab_category: &'a str,
-    /// NAB's front end (default `spectrum`).
-    nab_transform: &'a str,
-    /// NAB's window instead of the one-day rule.
-    nab_window: Option<usize>,
-    /// SKAB's folder (`data/<set>/*.csv`).
-    skab_dir: &'a Path,
     /// SKAB's experiment sets (folders of `data/`).
     skab_sets: &'a [String],
-    /// `fit` options that replace the configuration's (pairs of option and value).
-    overrides: &'a [String],
 }
 
 impl Run<'_> {
@@ -310,35 +301,30 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "nab" => nab_runs.iter().map(|c| (Vec::new(), c.clone())).collect(),
             _ => vec![(Vec::new(), String::new())],
         };
+        let model_label = match (p.name, nab_window) {
+            ("nab", None) => format!("VAE, {nab_transform} W ≈ 1 day, smoothing 8"),
+            ("nab", Some(w)) => format!("VAE, {nab_transform} W = {w}, smoothing 8"),
+            _ => p.model_label.to_string(),
+        };
+        let mut label = match rule {
+            "quantile" => model_label,
+            r => format!("{model_label}, threshold rule {r}"),
+        };
+        if !overrides.is_empty() {
+            label.push_str(&format!(", fit {}", overrides.join(" ")));
+        }
+        let setup = EvalSetup {
+            out: &out,
+            data_dir: &data_dir,
+            nab_dir: &nab_dir,
+            nab_transform: &nab_transform,
+            nab_window,
+            skab_dir: &skab_dir,
+            overrides: &overrides,
+        };
         for (skab_sets, nab_category) in &variants {
-            let (r, title) = evaluate_set(
-                &p,
-                skab_sets,
-                nab_category,
-                seeds,
-                &EvalSetup {
-                    out: &out,
-                    data_dir: &data_dir,
-                    nab_dir: &nab_dir,
-                    nab_transform: &nab_transform,
-                    nab_window,
-                    skab_dir: &skab_dir,
-                    overrides: &overrides,
-                },
-            )?;
+            let (r, title) = evaluate_set(&p, skab_sets, nab_category, seeds, &setup)?;
             requested = requested.or_else(|| r.first()?.first()?.requested_false_alarm_rate);
-            let model_label = match (p.name, nab_window) {
-                ("nab", None) => format!("VAE, {nab_transform} W ≈ 1 day, smoothing 8"),
-                ("nab", Some(w)) => format!("VAE, {nab_transform} W = {w}, smoothing 8"),
-                _ => p.model_label.to_string(),
-            };
-            let mut label = match rule {
-                "quantile" => model_label,
-                r => format!("{model_label}, threshold rule {r}"),
-            };
-            if !overrides.is_empty() {
-                label.push_str(&format!(", fit {}", overrides.join(" ")));
-            }
             rows.extend(table_rows(&title, &label, &r));
             spread.push_str(&seed_spread(&title, &r));
         }
@@ -357,12 +343,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// What every data set's evaluation shares.
 struct EvalSetup<'a> {
+    /// Where models and reports go.
     out: &'a Path,
+    /// The shared data folder (CWRU's recordings).
     data_dir: &'a Path,
+    /// NAB's folder: `data/` and `labels/` (a checkout of the NAB repository will do).
     nab_dir: &'a Path,
+    /// NAB's front end (default `spectrum`).
     nab_transform: &'a str,
+    /// NAB's window instead of the one-day rule.
     nab_window: Option<usize>,
+    /// SKAB's folder (`data/<set>/*.csv`).
     skab_dir: &'a Path,
+    /// `fit` options that replace the configuration's (pairs of option and value).
     overrides: &'a [String],
 }
 
@@ -378,17 +371,7 @@ fn evaluate_set(
     let t = Instant::now();
     let mut per_seed: Vec<Vec<Evaluation>> = Vec::new();
     for seed in 0..seeds {
-        let r = Run {
-            seed,
-            out: s.out,
-            nab_dir: s.nab_dir,
-            nab_category,
-            nab_transform: s.nab_transform,
-            nab_window: s.nab_window,
-            skab_dir: s.skab_dir,
-            skab_sets,
-            overrides: s.overrides,
-        };
+        let r = Run { seed, set: s, nab_category, skab_sets };
         per_seed.push(match p.name {
             "skab" => skab(p, &r)?,
             "cwru" => cwru(p, s.data_dir, &r)?,
@@ -423,7 +406,7 @@ fn fit(
     options.extend(extra.iter().cloned());
     let mut args: Vec<String> = vec!["vae-train".into(), "fit".into(), "--data".into(), path(data)?];
     args.extend(["--rows".to_string(), rows.to_string()]);
-    args.extend(with_overrides(&options, run.overrides));
+    args.extend(with_overrides(&options, run.set.overrides));
     args.extend(["--quiet".to_string(), "--force".to_string(), "--out".to_string(), path(out)?]);
     let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&args).map_err(|e| e.to_string())?;
     let vae_train::cli::Command::Fit(a) = cli.command else {
@@ -488,7 +471,7 @@ fn skab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     let mut files = Vec::new();
     for set in run.skab_sets {
         let set = set.as_str();
-        let dir = run.skab_dir.join("data").join(set);
+        let dir = run.set.skab_dir.join("data").join(set);
         let mut f: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -506,14 +489,14 @@ fn skab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     for (set, f) in files {
         let stem = run.stem(&format!("skab-{set}-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
         eprintln!("skab: {} (seed {})", f.display(), run.seed);
-        let model = fit(&f, ":400", &fit_args, run, &run.out.join(format!("{stem}.vaem")))?;
+        let model = fit(&f, ":400", &fit_args, run, &run.set.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Column { files: vec![f.clone()], column: "anomaly".into() }
             .load(&options(&columns, Some("400:"), w)?)
             .map_err(|e| e.to_string())?;
         let train = data::load(std::slice::from_ref(&f), &options(&columns, Some(":400"), w)?)
             .map_err(|e| e.to_string())?;
-        evals.push(evaluate(&model, &test, &train, &run.out.join(stem))?);
+        evals.push(evaluate(&model, &test, &train, &run.set.out.join(stem))?);
     }
     Ok(evals)
 }
@@ -525,7 +508,7 @@ fn cwru(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>,
     eprintln!("cwru: {} (seed {})", normal.display(), run.seed);
     let fit_args: Vec<String> = p.fit.iter().map(|s| s.to_string()).collect();
     let stem = run.stem("cwru");
-    let model = fit(&normal, "0:0.7", &fit_args, run, &run.out.join(format!("{stem}.vaem")))?;
+    let model = fit(&normal, "0:0.7", &fit_args, run, &run.set.out.join(format!("{stem}.vaem")))?;
     let columns = vec!["DE".to_string()];
     let w = model.meta.window;
     let mut test = data::load(std::slice::from_ref(&normal), &options(&columns, Some("0.7:1"), w)?)
@@ -537,15 +520,15 @@ fn cwru(p: &Protocol, data_dir: &Path, run: &Run<'_>) -> Result<Vec<Evaluation>,
     }
     let train = data::load(std::slice::from_ref(&normal), &options(&columns, Some("0:0.7"), w)?)
         .map_err(|e| e.to_string())?;
-    Ok(vec![evaluate(&model, &test, &train, &run.out.join(stem))?])
+    Ok(vec![evaluate(&model, &test, &train, &run.set.out.join(stem))?])
 }
 
 fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
-    let json = run.nab_dir.join("labels").join("combined_windows.json");
+    let json = run.set.nab_dir.join("labels").join("combined_windows.json");
     let windows = LabelWindows::read(&json).map_err(|e| e.to_string())?;
     let mut files: Vec<PathBuf> = Vec::new();
     for category in run.nab_category.split(',') {
-        let dir = run.nab_dir.join("data").join(category);
+        let dir = run.set.nab_dir.join("data").join(category);
         let mut f: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -556,7 +539,7 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
     }
     let columns = vec!["value".to_string()];
     let fit_args: Vec<String> = p.fit.iter().map(|s| s.to_string()).collect();
-    let fit_args = with_overrides(&fit_args, &["--transform".to_string(), run.nab_transform.to_string()]);
+    let fit_args = with_overrides(&fit_args, &["--transform".to_string(), run.set.nab_transform.to_string()]);
     let mut evals = Vec::new();
     for f in files {
         let stem = run.stem(&format!("nab-{}", f.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
@@ -567,7 +550,7 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
         let stamps = whole.timestamps.as_deref().unwrap_or(&[]);
         let step = period::median_step_seconds(&stamps[..n.min(stamps.len())])
             .ok_or_else(|| format!("{}: no timestamps to measure the sampling step", f.display()))?;
-        let w = run.nab_window.unwrap_or_else(|| {
+        let w = run.set.nab_window.unwrap_or_else(|| {
             period::period_window(period::DAY_SECONDS / step, n, VAL_FRACTION, NAB_MIN_TRAIN_WINDOWS)
         });
         eprintln!(
@@ -578,13 +561,13 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
         );
         let mut args = fit_args.clone();
         args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
-        let model = fit(&f, &format!(":{n}"), &args, run, &run.out.join(format!("{stem}.vaem")))?;
+        let model = fit(&f, &format!(":{n}"), &args, run, &run.set.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Windows { files: vec![f.clone()], json: json.clone() }
             .load(&options(&columns, None, w)?)
             .map_err(|e| e.to_string())?;
         let train = vec![whole.slice(0..n)];
-        evals.push(evaluate(&model, &test, &train, &run.out.join(stem))?);
+        evals.push(evaluate(&model, &test, &train, &run.set.out.join(stem))?);
     }
     Ok(evals)
 }

@@ -314,39 +314,28 @@ fn add_alarms(
 ) -> Result<(), Error> {
     let rows: Vec<alarms::RecordingRows> = recs.iter().map(alarms::RecordingRows::of).collect();
     let layout = alarms::Layout { window: model.meta.window, hop: model.meta.hop, recordings: &rows };
-    let alarm_window = |w: &EvalWindow, alarm: Option<bool>| alarms::AlarmWindow {
+    // An alarm, not one (learning or normal), or not scored.
+    let alarm_window = |w: &EvalWindow, d: Decision| alarms::AlarmWindow {
         recording: w.recording,
         start: w.start,
         label: w.label,
-        alarm,
+        alarm: match d {
+            Decision::Anomalous => Some(true),
+            Decision::Normal | Decision::Learning => Some(false),
+            Decision::Invalid => None,
+        },
     };
     e.requested_false_alarm_rate = model.thresholds.first().map(|c| requested_rate(c.quantile));
     e.alarms = e.threshold.map(|t| {
-        let w: Vec<alarms::AlarmWindow> = e
-            .windows
-            .iter()
-            .map(|w| match w.decision {
-                Decision::Anomalous => alarm_window(w, Some(true)),
-                Decision::Normal | Decision::Learning => alarm_window(w, Some(false)),
-                Decision::Invalid => alarm_window(w, None),
-            })
-            .collect();
+        let w: Vec<alarms::AlarmWindow> = e.windows.iter().map(|w| alarm_window(w, w.decision)).collect();
         alarms::AlarmFigures::of(&w, t, &layout)
     });
     if let Some((t, rule)) = reference {
         let threshold = Threshold::new(t)?;
         let scored = smoothed_scores(model, e.windows.iter().map(|w| (w.recording, w.start, w.no_training)))?;
         let decisions = scoring::decisions(&scored, Some(threshold), rule)?;
-        let w: Vec<alarms::AlarmWindow> = e
-            .windows
-            .iter()
-            .zip(decisions)
-            .map(|(w, d)| match d {
-                Decision::Anomalous => alarm_window(w, Some(true)),
-                Decision::Invalid => alarm_window(w, None),
-                Decision::Normal | Decision::Learning => alarm_window(w, Some(false)),
-            })
-            .collect();
+        let w: Vec<alarms::AlarmWindow> =
+            e.windows.iter().zip(decisions).map(|(w, d)| alarm_window(w, d)).collect();
         e.no_training_alarms = Some(alarms::AlarmFigures::of(&w, t, &layout));
     }
     Ok(())

@@ -44,15 +44,15 @@ pub fn decisions(
     scoring::decisions(scored, t.copied(), rule)
 }
 
-/// One CSV row per window: where it is, its score and decision (`yes`, `no`, `learning`
-/// while the device learns, `invalid`), and its per-channel split.
+/// One CSV row per window: where it is, its score and decision (`decided`, from
+/// [`decisions`]: `yes`, `no`, `learning` while the device learns, `invalid`; empty without
+/// a threshold), and its per-channel split.
 pub fn scores_csv(
     model: &OwnedModel,
     recs: &[Recording],
     scored: &[ScoredWindow],
-    t: Option<&Threshold>,
-) -> Result<String, Error> {
-    let decided = decisions(model, scored, t)?;
+    decided: Option<&[Decision]>,
+) -> String {
     let mut s = String::from("file,window,start_row,score,anomalous,top_channel");
     for c in &model.meta.channels {
         let _ = write!(s, ",nll_{c}");
@@ -63,7 +63,7 @@ pub fn scores_csv(
         s.push_str(",smoothed_score");
     }
     s.push('\n');
-    for (w, decision) in scored.iter().zip(decided) {
+    for (i, w) in scored.iter().enumerate() {
         let rec = &recs[w.recording];
         let file = rec.path.display().to_string();
         let file =
@@ -74,7 +74,7 @@ pub fn scores_csv(
             Outcome::Overflow => ("inf".into(), String::new()),
             Outcome::NonFinite { .. } => ("nan".into(), String::new()),
         };
-        let flag = match (t.map(|_| decision), &w.outcome) {
+        let flag = match (decided.and_then(|d| d.get(i)), &w.outcome) {
             (_, Outcome::NonFinite { .. }) => "invalid",
             (Some(Decision::Anomalous), _) => "yes",
             (Some(Decision::Learning), _) => "learning",
@@ -100,5 +100,5 @@ pub fn scores_csv(
         }
         s.push('\n');
     }
-    Ok(s)
+    s
 }
