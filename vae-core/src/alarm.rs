@@ -161,6 +161,8 @@ impl Alarm {
     }
 
     /// Decides one window from its (smoothed) score; `None` for a window not scored.
+    // Not inlined: the firmware reaches it from both scoring paths, and flash is scarce.
+    #[inline(never)]
     pub fn step(&mut self, score: Option<f32>) -> Decision {
         let Some(s) = score else {
             return Decision::Invalid;
@@ -207,7 +209,7 @@ impl Alarm {
         self.mean += d / f32::from(self.n);
         self.m2 += d * (s - self.mean);
         if self.n >= self.rule.learn {
-            let sd = libm::sqrtf(self.m2 / f32::from(self.n));
+            let sd = crate::kernel::sqrt(self.m2 / f32::from(self.n));
             self.threshold = self.mean + self.rule.margin * sd;
             self.phase = Phase::Watching;
             self.quiet = 0;
