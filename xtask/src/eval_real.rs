@@ -775,7 +775,7 @@ fn seed_spread(title: &str, per_seed: &[Vec<Evaluation>]) -> String {
     let list =
         |f: &dyn Fn(&Mean) -> Option<f64>| means.iter().map(|m| f3(f(m))).collect::<Vec<_>>().join(" / ");
     let mut s = format!(
-        "{title}, model by seed 0..{}: ROC-AUC {}; F1 at threshold {}\n",
+        "{title}, model by seed 0..{}: ROC-AUC {}; F1 of the decisions {}\n",
         means.len().saturating_sub(1),
         list(&|m| m.roc_auc),
         list(&|m| m.f1)
@@ -799,7 +799,7 @@ fn f3(v: Option<f64>) -> String {
 
 fn table(rows: &[TableRow]) -> String {
     let mut s = String::from(
-        "| data set | scorer | ROC-AUC | PR-AUC | best F1 | F1 at threshold | precision | recall | false-alarm rate | event recall | windows (anomalous) |\n\
+        "| data set | scorer | ROC-AUC | PR-AUC | best F1 | F1 of the decisions | precision | recall | false-alarm rate | event recall | windows (anomalous) |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
@@ -855,7 +855,7 @@ fn targets(rows: &[TableRow], requested: Option<f64>) -> String {
         s.push_str(&format!("* SKAB ROC-AUC {auc:.3} >= 0.90: {}\n", verdict(auc >= 0.90)));
         let (f1, base) = (m.f1.unwrap_or(0.0), all.f1.unwrap_or(1.0));
         s.push_str(&format!(
-            "* SKAB F1 at the calibrated threshold {f1:.3} >= flag-every-window {base:.3} + 0.05 = {:.3}: {}\n",
+            "* SKAB F1 of the decisions {f1:.3} >= flag-every-window {base:.3} + 0.05 = {:.3}: {}\n",
             base + 0.05,
             verdict(f1 >= base + 0.05)
         ));

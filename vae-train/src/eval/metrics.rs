@@ -29,9 +29,14 @@ pub struct Confusion {
 impl Confusion {
     /// Windows flagged when `score > threshold`.
     pub fn at(scores: &[f32], labels: &[bool], threshold: f32) -> Self {
+        Self::of_flags(scores.iter().map(|&s| s > threshold), labels)
+    }
+
+    /// The counts of `flagged` (one flag per window, in `labels` order).
+    pub fn of_flags(flagged: impl Iterator<Item = bool>, labels: &[bool]) -> Self {
         let mut c = Confusion::default();
-        for (&s, &l) in scores.iter().zip(labels) {
-            match (s > threshold, l) {
+        for (f, &l) in flagged.zip(labels) {
+            match (f, l) {
                 (true, true) => c.tp += 1,
                 (true, false) => c.fp += 1,
                 (false, true) => c.fn_ += 1,
@@ -254,6 +259,15 @@ impl Metrics {
             precision: at.and_then(|c| c.precision_defined()),
             recall: at.and_then(|c| c.recall_defined()),
         }
+    }
+
+    /// These metrics with F1, precision and recall of the decisions `flagged` (the device's
+    /// alarms, one per scored window, in `labels` order) rather than of a threshold on the
+    /// scores: with on-device learning the decision is not a fixed threshold.
+    pub fn with_decisions(mut self, flagged: &[bool], labels: &[bool]) -> Self {
+        let c = Confusion::of_flags(flagged.iter().copied(), labels);
+        (self.f1, self.precision, self.recall) = (c.f1_defined(), c.precision_defined(), c.recall_defined());
+        self
     }
 
     /// Flagging every window: F1 = 2p / (1 + p) for the prevalence p, precision p, recall 1,

@@ -361,8 +361,16 @@ fn summarise(
     let meta = &model.meta;
     let model_scores: Vec<f32> = out.iter().map(|w| w.score.unwrap_or(f32::NAN)).collect();
     let labels: Vec<bool> = out.iter().map(|w| w.label).collect();
-    let valid_labels: Vec<bool> = out.iter().filter(|w| w.score.is_some()).map(|w| w.label).collect();
-    let metrics = Metrics::of(&model_scores, &labels, threshold);
+    // F1, precision and recall of the device's decisions (learning windows are not alarms).
+    let (flagged, scored_labels): (Vec<bool>, Vec<bool>) = out
+        .iter()
+        .filter(|w| w.score.is_some())
+        .map(|w| (w.decision == Decision::Anomalous, w.label))
+        .unzip();
+    let metrics = match threshold {
+        Some(_) => Metrics::of(&model_scores, &labels, threshold).with_decisions(&flagged, &scored_labels),
+        None => Metrics::of(&model_scores, &labels, threshold),
+    };
     let nt: Vec<f32> = out.iter().map(|w| w.no_training).collect();
     let pca_metrics = pca_components.map(|_| {
         let s: Vec<f32> = out.iter().map(|w| w.pca.unwrap_or(f32::NAN)).collect();
@@ -395,7 +403,7 @@ fn summarise(
         recordings,
         windows: out,
         metrics,
-        flag_all: Metrics::flag_all(&valid_labels),
+        flag_all: Metrics::flag_all(&scored_labels),
         no_training: Metrics::of(&nt, &labels, None),
         pca: pca_metrics,
         pca_components: pca_components.unwrap_or(0),

@@ -85,7 +85,7 @@ fn metrics_table(md: &mut String, e: &Evaluation) {
     }
     let _ = writeln!(
         md,
-        "\nF1, precision and recall are at the model's calibrated threshold (the references have none); \
+        "\nF1, precision and recall are of the device's decisions: the model's threshold under its alarm rule (see `vae_core::alarm`; the references have none); \
          best F1 is the best over every threshold, chosen in hindsight on these labels.\n"
     );
 }
