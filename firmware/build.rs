@@ -154,6 +154,12 @@ fn generate(path: &Path, embed: Option<&Path>, rate: u32) -> Result<String, Stri
         "/// The model reads raw windows (the front-end code is then not linked).\npub const RAW: bool = {};",
         h.transform.features == vae_core::transform::Features::Raw
     );
+    let t = h.transform;
+    let _ = writeln!(
+        s,
+        "/// The model's transform, a constant so that the checks and code of the front ends it\n/// does not use fold away; the firmware refuses an embedded file whose transform differs.\npub const TRANSFORM: vae_core::transform::Transform = vae_core::transform::Transform {{ features: vae_core::transform::Features::{:?}, wandering: {:#x}, smoothing: {} }};",
+        t.features, t.wandering, t.smoothing
+    );
     let _ = writeln!(
         s,
         "/// Sampling rate of boards with an ADC, in Hz.\npub const SAMPLE_RATE_HZ: u32 = {rate};"

@@ -87,13 +87,21 @@ fn run() -> Result<(), Stop> {
         .threshold()
         .ok_or(Stop::Model(vae_core::Error::InvalidField { field: "threshold count", found: 0 }))?;
     let config = header.score;
+    // The sizes and the transform were compiled from the model file the build was given;
+    // bytes in flash that say otherwise are not this build's model.
+    if header.transform != model::TRANSFORM {
+        return Err(Stop::Model(vae_core::Error::InvalidField {
+            field: "transform (not this build's)",
+            found: header.transform.code().into(),
+        }));
+    }
     // The model file's transform (front end, wandering levels, smoothing) runs on the device
     // exactly as on the host.
     let mut detector: Detector<Scorer, C, W, N, X> = Detector::with_transform(
         Scorer(vae, Scratch::new()),
         normalizer,
         HOP,
-        header.transform,
+        model::TRANSFORM,
         threshold,
         config,
         header.seed,
@@ -129,7 +137,7 @@ fn run() -> Result<(), Stop> {
             let report = if model::RAW { detector.score_raw(window) } else { detector.score(window) };
             #[cfg(feature = "bench")]
             bench::bench_end();
-            log(&report, header.channel_names(), header.transform.smoothing > 1);
+            log(&report, header.channel_names(), model::TRANSFORM.smoothing > 1);
             log_phase(before, detector.alarm());
         }
     }

@@ -1,6 +1,6 @@
 //! The firmware under hostile conditions, in QEMU:
 //!
-//! * a corrupted, truncated, mismatched or uncalibrated model in flash (embedded past the
+//! * a corrupted, truncated, mismatched (other sizes or another transform) or uncalibrated model in flash (embedded past the
 //!   build-time check with `VAE_EMBED_UNCHECKED`) is refused at boot: one
 //!   `model refused, not scoring: ...` line, exit status 1, no window scored, no panic;
 //! * a long replay (250,000 samples) with stretches of NaN, infinities, empty cells,
@@ -109,6 +109,9 @@ fn a_bad_model_in_flash_is_refused_at_boot_not_scored_and_no_panic() {
     let mut uncalibrated = m.clone();
     uncalibrated.thresholds.clear();
     uncalibrated.alarm = vae_core::AlarmRule::STATIC;
+    // Same sizes, another smoothing: the front end compiled into the image differs.
+    let mut retransformed = m.clone();
+    retransformed.meta.transform.smoothing = m.meta.transform.smoothing % 4 + 2;
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 0x01;
 
@@ -118,6 +121,7 @@ fn a_bad_model_in_flash_is_refused_at_boot_not_scored_and_no_panic() {
         ("truncated", good[..good.len() / 2].to_vec(), "LengthMismatch"),
         ("mismatched", std::fs::read(&other).unwrap(), "LayerShape"),
         ("uncalibrated", uncalibrated.to_bytes().unwrap(), "threshold count"),
+        ("retransformed", retransformed.to_bytes().unwrap(), "transform"),
     ];
     for (name, bytes, expected) in cases {
         let bad = dir.path().join(format!("{name}.vaem"));

@@ -169,8 +169,9 @@ pub enum Error {
     },
     /// A weight or bias of a model file is NaN or infinite.
     InvalidTensor {
-        /// Which part of the model.
-        part: &'static str,
+        /// Which part of the model (a byte rather than a name: on a device, a name per part
+        /// costs flash).
+        part: crate::model_file::Part,
         /// Layer index (file order).
         layer: usize,
         /// `weight` or `bias`.
@@ -288,7 +289,7 @@ impl fmt::Display for Error {
                 tensor,
                 index,
                 found,
-            } => write!(f, "{part} layer {layer} {tensor}[{index}] is {found}"),
+            } => write!(f, "{} layer {layer} {tensor}[{index}] is {found}", part.name()),
             Error::Misaligned { address } => write!(
                 f,
                 "model bytes at {address:#x} are not 4-byte aligned (embed them with model_file::Aligned)"

@@ -59,7 +59,9 @@
 //!
 //! ## Features
 //! * `arm-vfma`: hand-written VLDM/VFMA matrix-vector kernel on Cortex-M4F/M7 (see
-//!   [`kernel`]); the only `unsafe` code of the crate.
+//!   [`kernel`]). That kernel and the UTF-8 check of the model file's names (a
+//!   `from_utf8_unchecked` after a check far smaller in flash than core's) are the only
+//!   `unsafe` code of the crate.
 //! * `fast-math`: micromath's `exp` (see [`math`]).
 //! * `defmt`: `defmt::Format` for the public types.
 #![no_std]
@@ -86,6 +88,7 @@ pub mod score;
 pub mod selftest;
 pub mod threshold;
 pub mod transform;
+mod utf8;
 pub mod vae;
 pub mod windower;
 

@@ -219,7 +219,7 @@ impl<'a> Iterator for ChannelNames<'a> {
         let (name, rest) = rest.split_at_checked(usize::from(len))?;
         self.rest = rest;
         // Validated as UTF-8 by the parser.
-        core::str::from_utf8(name).ok()
+        crate::utf8::str_of(name)
     }
 }
 
@@ -439,12 +439,12 @@ impl<'a> ModelFile<'a> {
             }
             rule
         };
-        let name = core::str::from_utf8(r.take(name_len)?)
-            .map_err(|_| field("model name (UTF-8)", name_len as u64))?;
+        let name = crate::utf8::str_of(r.take(name_len)?)
+            .ok_or_else(|| field("model name (UTF-8)", name_len as u64))?;
         let names_start = r.pos;
         for c in 0..channels {
             let len = usize::from(r.u8()?);
-            core::str::from_utf8(r.take(len)?).map_err(|_| field("channel name (UTF-8)", c as u64))?;
+            crate::utf8::str_of(r.take(len)?).ok_or_else(|| field("channel name (UTF-8)", c as u64))?;
         }
         let channel_names = bytes.get(names_start..r.pos).unwrap_or(&[]);
         let padded = r.pos.div_ceil(4) * 4;
@@ -695,7 +695,7 @@ fn bad_tensor(h: &Header<'_>, mut k: usize, found: f32) -> Error {
             k -= n_w + l.outputs;
             continue;
         };
-        return Error::InvalidTensor { part: h.part(layer).name(), layer, tensor, index, found };
+        return Error::InvalidTensor { part: h.part(layer), layer, tensor, index, found };
     }
     Error::InvalidParameter { tensor: "weights", index: k, found }
 }

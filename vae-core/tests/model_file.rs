@@ -170,7 +170,13 @@ fn specific_errors_name_the_problem() {
     fix_crc(&mut b);
     assert!(matches!(
         parse(&b),
-        Err(Error::InvalidTensor { part: "encoder", layer: 0, tensor: "weight", index: 0, .. })
+        Err(Error::InvalidTensor {
+            part: model_file::Part::Encoder,
+            layer: 0,
+            tensor: "weight",
+            index: 0,
+            ..
+        })
     ));
     // A zero std.
     let mut b = bytes.clone();
@@ -225,7 +231,7 @@ fn every_non_finite_weight_is_located() {
             } else {
                 match got {
                     Err(Error::InvalidTensor { part: p, layer: l, tensor: t, index: k, found }) => {
-                        assert_eq!((p, l, t, k), (part, layer, tensor, index), "{bad} at {pos}");
+                        assert_eq!((p.name(), l, t, k), (part, layer, tensor, index), "{bad} at {pos}");
                         assert_eq!(found.to_bits(), bad.to_bits());
                     }
                     other => panic!("{bad} at {pos}: {other:?}"),

@@ -65,20 +65,35 @@ impl Source {
         while !self.timer.reset_if_finished() {
             core::hint::spin_loop();
         }
+        // One read per channel the model has: a pin's read is its own code (the HAL's
+        // `read_channel` is generic over the pin), so reads of pins past `C` must not be
+        // linked; `get_mut` of an index past the constant `C` folds away.
         let mut sample = [f32::NAN; C];
-        for (i, v) in sample.iter_mut().enumerate() {
-            let s = &mut self.saadc;
-            let raw = match i {
-                0 => s.read_channel(&mut self.ain0),
-                1 => s.read_channel(&mut self.ain1),
-                2 => s.read_channel(&mut self.ain2),
-                3 => s.read_channel(&mut self.ain3),
-                4 => s.read_channel(&mut self.ain4),
-                5 => s.read_channel(&mut self.ain5),
-                6 => s.read_channel(&mut self.ain6),
-                _ => s.read_channel(&mut self.ain7),
-            };
-            *v = raw.map_or(f32::NAN, |r| f32::from(r) / 16384.0);
+        let s = &mut self.saadc;
+        let to_unit = |raw: Result<i16, ()>| raw.map_or(f32::NAN, |r| f32::from(r) / 16384.0);
+        if let Some(v) = sample.get_mut(0) {
+            *v = to_unit(s.read_channel(&mut self.ain0));
+        }
+        if let Some(v) = sample.get_mut(1) {
+            *v = to_unit(s.read_channel(&mut self.ain1));
+        }
+        if let Some(v) = sample.get_mut(2) {
+            *v = to_unit(s.read_channel(&mut self.ain2));
+        }
+        if let Some(v) = sample.get_mut(3) {
+            *v = to_unit(s.read_channel(&mut self.ain3));
+        }
+        if let Some(v) = sample.get_mut(4) {
+            *v = to_unit(s.read_channel(&mut self.ain4));
+        }
+        if let Some(v) = sample.get_mut(5) {
+            *v = to_unit(s.read_channel(&mut self.ain5));
+        }
+        if let Some(v) = sample.get_mut(6) {
+            *v = to_unit(s.read_channel(&mut self.ain6));
+        }
+        if let Some(v) = sample.get_mut(7) {
+            *v = to_unit(s.read_channel(&mut self.ain7));
         }
         Ok(Some(sample))
     }
