@@ -117,8 +117,18 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         }
         eprintln!("\ninterrupted: stopping after this batch (Ctrl-C again to quit now)");
     });
-    let fitted = pipeline::fit(&recordings, &plan, Some(&STOP), &mut |line| eprintln!("{line}"))
-        .inspect_err(|_| files.discard_empty_log())?;
+    let parts = a.auto_parts();
+    let fitted = if parts.any() {
+        let (fitted, search) =
+            pipeline::fit_auto(&recordings, &plan, parts, Some(&STOP), &mut |line| eprintln!("{line}"))
+                .inspect_err(|_| files.discard_empty_log())?;
+        files.discard_empty_log();
+        output::println(&auto_summary(&search))?;
+        fitted
+    } else {
+        pipeline::fit(&recordings, &plan, Some(&STOP), &mut |line| eprintln!("{line}"))
+            .inspect_err(|_| files.discard_empty_log())?
+    };
     fitted.model.save(&a.out)?;
     files.finish();
     let rule = match fitted.decision_rule {
@@ -142,6 +152,28 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         fitted.calibration_windows,
         fitted.calibrated_on
     ))
+}
+
+/// `fit --auto`'s table: every candidate with its criterion and device cost, the choice,
+/// and what the search cost against a single fit.
+fn auto_summary(search: &pipeline::Search) -> String {
+    let mut out = format!("auto: window {}\n", search.window_reason);
+    for (i, c) in search.candidates.iter().enumerate() {
+        let mark = if i == search.chosen { "->" } else { "  " };
+        out.push_str(&format!("{mark} {}\n", c.line()));
+    }
+    let c = &search.candidates[search.chosen];
+    out.push_str(&format!(
+        "auto: chose {} W={} smooth={} (criterion: mean ROC-AUC of faults injected into the held-out rows; within {} of the best, the fewest MACs wins); search {:.0} s for {} candidates, {:.1} times one candidate's training",
+        c.features.name(),
+        c.window,
+        c.smoothing,
+        pipeline::auto::TIE,
+        search.seconds,
+        search.candidates.len(),
+        search.cost_in_fits()
+    ));
+    out
 }
 
 fn score(a: &ScoreArgs) -> Result<(), Error> {

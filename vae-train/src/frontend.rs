@@ -87,7 +87,13 @@ pub fn transform_of(
     match wandering {
         Wandering::None => {}
         Wandering::Auto => {
-            if f.has_level() {
+            if !f.has_level() {
+                return Err(Error::Usage(format!(
+                    "--wandering auto needs a transform with a level row (demean, stats or spectrum), not `{}`",
+                    f.name()
+                )));
+            }
+            {
                 for (c, r) in level_wander(train, window, hop).into_iter().enumerate() {
                     if r > WANDERING_RATIO && c < MAX_WANDERING_CHANNELS {
                         t.wandering |= 1 << c;
@@ -344,6 +350,10 @@ mod tests {
         let (t, _) = transform_of(Features::Demean, &by_name("b"), 1, &names, &[], 8, 4).unwrap();
         assert_eq!(t.wandering, 2);
         assert!(transform_of(Features::Raw, &by_name("b"), 1, &names, &[], 8, 4).is_err());
+        assert!(
+            transform_of(Features::Raw, &auto, 1, &names, &[], 8, 4).is_err(),
+            "auto is refused as a name is"
+        );
         assert!(transform_of(Features::Stats, &by_name("c"), 1, &names, &[], 8, 4).is_err());
         // An unknown front-end name is refused where the name is parsed: `cli::limits::transform`.
         assert!(transform_of(Features::Spectrum, &none, 1, &names, &[], 24, 4).is_err());

@@ -41,6 +41,14 @@
 //! `--nab-dir` points at another copy of NAB (a checkout of its repository holds the real
 //! categories `../shared/data` lacks, e.g. `realAWSCloudwatch` and `realTraffic`).
 //!
+//! Three configurations per data set (`--config`, default `all`): the hand-picked one
+//! above; `fit --auto` with the data set's columns and rows only (front end, window, hop,
+//! smoothing and width chosen per file from its training rows, see
+//! `vae_train::pipeline::auto`); and `fit`'s defaults with the same columns and rows (raw
+//! windows of 32). The targets under the table compare them. `--study FILE` appends, for
+//! every `--auto` fit, each candidate's criterion and its ROC-AUC on the test labels (the
+//! study of `docs/evaluation.md`; a fit never sees it).
+//!
 //! With `EVAL_REAL_DUMP_TRAIN` set, each file's training windows are scored too and written
 //! beside its report (`<report>-train/windows.csv`): the calibration scores the alarm-rule
 //! study of `docs/evaluation.md` was run on.
@@ -181,8 +189,13 @@ struct Run<'a> {
 impl Run<'_> {
     /// File stem of a model or report: seed 0 keeps the plain name.
     fn stem(&self, name: &str) -> String {
+        let name = match self.set.config {
+            Config::Hand => name.to_string(),
+            Config::Auto => format!("{name}-auto"),
+            Config::Defaults => format!("{name}-defaults"),
+        };
         if self.seed == 0 {
-            name.to_string()
+            name
         } else {
             format!("{name}-seed{}", self.seed)
         }
@@ -190,7 +203,7 @@ impl Run<'_> {
 }
 
 /// `cargo xtask eval-real [--data DIR] [--out DIR] [--only skab|cwru|nab] [--seeds N]
-/// [--fit "OPTIONS"] [--skab-dir DIR] [--skab-sets LIST] [--nab-dir DIR] [--nab-category NAME]
+/// [--config hand|auto|both] [--fit "OPTIONS"] [--skab-dir DIR] [--skab-sets LIST] [--nab-dir DIR] [--nab-category NAME]
 /// [--nab-transform NAME] [--nab-window N] [--threshold-rule quantile|cantelli|auto]` (the
 /// rule goes to every `fit`; see `vae-train fit --help`). For development studies: `--fit`
 /// replaces `fit` options of every data set's configuration (e.g. `--fit "--smooth 4"`),
@@ -211,6 +224,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut skab_runs: Vec<Vec<String>> =
         SKAB_SETS.iter().map(|s| s.split(',').map(str::to_string).collect()).collect();
     let mut overrides: Vec<String> = Vec::new();
+    let mut configs: Vec<Config> = vec![Config::Hand, Config::Auto, Config::Defaults];
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -256,6 +270,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--nab-category" => {
                 nab_runs = vec![it.next().ok_or("--nab-category needs folders of nab/data, e.g. realTraffic")?.clone()]
             }
+            "--study" => {
+                *STUDY.lock().map_err(|e| e.to_string())? =
+                    Some(PathBuf::from(it.next().ok_or("--study needs a CSV file to append to")?))
+            }
+            "--config" => {
+                configs = match it.next().map(String::as_str) {
+                    Some("hand") => vec![Config::Hand],
+                    Some("auto") => vec![Config::Auto],
+                    Some("defaults") => vec![Config::Defaults],
+                    Some("all") => vec![Config::Hand, Config::Auto, Config::Defaults],
+                    _ => return Err("--config needs hand, auto, defaults or all".into()),
+                }
+            }
             "--threshold-rule" => {
                 rule = match it.next().map(String::as_str) {
                     Some("quantile") => "quantile",
@@ -266,7 +293,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             other => {
                 return Err(format!(
-                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --fit OPTIONS, --skab-dir DIR, --skab-sets LIST, --nab-dir DIR, --nab-category NAME, --nab-transform NAME, --nab-window N, --threshold-rule RULE)"
+                    "unknown eval-real option `{other}` (use --data DIR, --out DIR, --only SET, --seeds N, --config hand|auto|defaults|all, --study FILE, --fit OPTIONS, --skab-dir DIR, --skab-sets LIST, --nab-dir DIR, --nab-category NAME, --nab-transform NAME, --nab-window N, --threshold-rule RULE)"
                 ))
             }
         }
@@ -313,20 +340,39 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if !overrides.is_empty() {
             label.push_str(&format!(", fit {}", overrides.join(" ")));
         }
-        let setup = EvalSetup {
-            out: &out,
-            data_dir: &data_dir,
-            nab_dir: &nab_dir,
-            nab_transform: &nab_transform,
-            nab_window,
-            skab_dir: &skab_dir,
-            overrides: &overrides,
-        };
         for (skab_sets, nab_category) in &variants {
-            let (r, title) = evaluate_set(&p, skab_sets, nab_category, seeds, &setup)?;
-            requested = requested.or_else(|| r.first()?.first()?.requested_false_alarm_rate);
-            rows.extend(table_rows(&title, &label, &r));
-            spread.push_str(&seed_spread(&title, &r));
+            for &config in &configs {
+                let setup = EvalSetup {
+                    out: &out,
+                    data_dir: &data_dir,
+                    nab_dir: &nab_dir,
+                    nab_transform: &nab_transform,
+                    nab_window,
+                    skab_dir: &skab_dir,
+                    overrides: &overrides,
+                    config,
+                };
+                let (r, title) = evaluate_set(&p, skab_sets, nab_category, seeds, &setup)?;
+                requested = requested.or_else(|| r.first()?.first()?.requested_false_alarm_rate);
+                let (label, suffix) = match config {
+                    Config::Hand => (label.clone(), ""),
+                    Config::Auto => (
+                        config_label(&format!("{AUTO_LABEL} (chosen per file)"), rule, &overrides),
+                        ", fit --auto",
+                    ),
+                    Config::Defaults => (
+                        config_label(&format!("{DEFAULTS_LABEL} (raw W=32)"), rule, &overrides),
+                        ", fit's defaults",
+                    ),
+                };
+                // The references are the same for every configuration: shown once.
+                let mut these = table_rows(&title, &label, &r);
+                if config != configs[0] {
+                    these.truncate(1);
+                }
+                rows.extend(these);
+                spread.push_str(&seed_spread(&format!("{title}{suffix}"), &r));
+            }
         }
     }
     println!("{}", table(&rows));
@@ -357,7 +403,36 @@ struct EvalSetup<'a> {
     skab_dir: &'a Path,
     /// `fit` options that replace the configuration's (pairs of option and value).
     overrides: &'a [String],
+    /// Which configuration the models get.
+    config: Config,
 }
+
+/// The configurations eval-real compares (`--config`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Config {
+    /// Each data set's hand-picked configuration ([`protocols`]).
+    Hand,
+    /// `fit --auto` with the data set's columns and rows only.
+    Auto,
+    /// `fit` with the data set's columns and rows only: its defaults.
+    Defaults,
+}
+
+/// A model row's label.
+fn config_label(what: &str, rule: &str, overrides: &[String]) -> String {
+    let mut label = what.to_string();
+    if rule != "quantile" {
+        label.push_str(&format!(", threshold rule {rule}"));
+    }
+    if !overrides.is_empty() {
+        label.push_str(&format!(", fit {}", overrides.join(" ")));
+    }
+    label
+}
+
+/// Options of a configuration that `fit --auto` keeps: the columns and the threshold rule
+/// (the front end, window, hop, wandering levels, smoothing and width are its to choose).
+const AUTO_KEEPS: [&str; 2] = ["--columns", "--threshold-rule"];
 
 /// One data set of protocol `p` (SKAB's `skab_sets`, NAB's categories `nab_category`) for
 /// every seed: the evaluations per seed and the table title.
@@ -400,14 +475,24 @@ fn fit(
     run: &Run<'_>,
     out: &Path,
 ) -> Result<vae_train::OwnedModel, String> {
-    let mut options: Vec<String> = COMMON_FIT.iter().map(|s| s.to_string()).collect();
+    let auto = run.set.config == Config::Auto;
+    let hand = run.set.config == Config::Hand;
+    let keep = |pair: &[String]| hand || AUTO_KEEPS.contains(&pair[0].as_str());
+    let mut options: Vec<String> = COMMON_FIT
+        .chunks(2)
+        .filter(|p| !auto || p[0] != "--hidden")
+        .flat_map(|p| p.iter().map(|s| s.to_string()))
+        .collect();
     options.extend(["--seed".to_string(), run.seed.to_string()]);
     options.extend(["--val-fraction".to_string(), VAL_FRACTION.to_string()]);
-    options.extend(extra.iter().cloned());
+    options.extend(extra.chunks(2).filter(|p| keep(p)).flatten().cloned());
     let mut args: Vec<String> = vec!["vae-train".into(), "fit".into(), "--data".into(), path(data)?];
     args.extend(["--rows".to_string(), rows.to_string()]);
     args.extend(with_overrides(&options, run.set.overrides));
     args.extend(["--quiet".to_string(), "--force".to_string(), "--out".to_string(), path(out)?]);
+    if auto {
+        args.push("--auto".to_string());
+    }
     let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&args).map_err(|e| e.to_string())?;
     let vae_train::cli::Command::Fit(a) = cli.command else {
         return Err("internal: not a fit command".into());
@@ -415,7 +500,19 @@ fn fit(
     let fitted = (|| {
         let plan = a.plan()?;
         let recordings = a.load()?;
-        let fitted = vae_train::pipeline::fit(&recordings, &plan, None, &mut |l| eprintln!("{l}"))?;
+        let parts = a.auto_parts();
+        let fitted = if parts.any() {
+            let (fitted, search) =
+                vae_train::pipeline::fit_auto(&recordings, &plan, parts, None, &mut |l| eprintln!("{l}"))?;
+            let c = &search.candidates[search.chosen];
+            eprintln!("auto: {}: chose {}", data.display(), c.line());
+            if let Ok(mut last) = LAST_SEARCH.lock() {
+                *last = Some((data.to_path_buf(), search));
+            }
+            fitted
+        } else {
+            vae_train::pipeline::fit(&recordings, &plan, None, &mut |l| eprintln!("{l}"))?
+        };
         fitted.model.save(out)?;
         Ok::<_, vae_train::Error>(fitted)
     })();
@@ -446,12 +543,57 @@ fn options(columns: &[String], rows: Option<&str>, window: usize) -> Result<Load
     })
 }
 
+/// The last `fit --auto` search, for `--study`.
+static LAST_SEARCH: std::sync::Mutex<Option<(PathBuf, vae_train::pipeline::Search)>> =
+    std::sync::Mutex::new(None);
+
+/// `--study FILE`: one CSV line per candidate and smoothing of every `--auto` fit, with its
+/// criterion and its ROC-AUC on the test labels (for choosing the criterion on development
+/// data; never used by a fit).
+static STUDY: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+fn study(test: &[Recording]) -> Result<(), String> {
+    let Some(file) = STUDY.lock().map_err(|e| e.to_string())?.clone() else { return Ok(()) };
+    let Some((data, search)) = LAST_SEARCH.lock().map_err(|e| e.to_string())?.take() else { return Ok(()) };
+    let mut out = String::new();
+    for (i, (model, criteria)) in search.tried.iter().enumerate() {
+        for cr in criteria {
+            let mut m = model.clone();
+            m.meta.transform.smoothing = cr.smoothing;
+            let e = eval::evaluate(&m, test, m.meta.score, None).map_err(|e| e.to_string())?;
+            let c = &search.candidates[i];
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{:.4},{:.4},{:.4}",
+                data.display(),
+                c.features.name(),
+                c.window,
+                c.hop,
+                c.hidden[0],
+                c.macs,
+                cr.smoothing,
+                e.metrics.roc_auc.unwrap_or(f64::NAN),
+                cr.faults,
+                cr.gap
+            ));
+            for (_, a) in &cr.by_fault {
+                out.push_str(&format!(",{a:.4}"));
+            }
+            out.push('\n');
+        }
+    }
+    use std::io::Write as _;
+    let mut f =
+        std::fs::OpenOptions::new().create(true).append(true).open(&file).map_err(|e| e.to_string())?;
+    f.write_all(out.as_bytes()).map_err(|e| e.to_string())
+}
+
 fn evaluate(
     model: &vae_train::OwnedModel,
     test: &[Recording],
     train: &[Recording],
     report: &Path,
 ) -> Result<Evaluation, String> {
+    study(test)?;
     let e = eval::evaluate(model, test, model.meta.score, Some(train)).map_err(|e| e.to_string())?;
     eval::write_report(&e, report).map_err(|e| e.to_string())?;
     if std::env::var_os("EVAL_REAL_DUMP_TRAIN").is_some() {
@@ -560,7 +702,9 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
             run.seed
         );
         let mut args = fit_args.clone();
-        args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
+        if run.set.config == Config::Hand {
+            args.extend(["--window".to_string(), w.to_string(), "--hop".to_string(), (w / 8).to_string()]);
+        }
         let model = fit(&f, &format!(":{n}"), &args, run, &run.set.out.join(format!("{stem}.vaem")))?;
         let w = model.meta.window;
         let test = LabelSource::Windows { files: vec![f.clone()], json: json.clone() }
@@ -873,8 +1017,54 @@ fn targets(rows: &[TableRow], requested: Option<f64>) -> String {
         s.push_str(&format!("* CWRU ROC-AUC {auc:.3} >= 0.99: {}\n", verdict(auc >= 0.99)));
     }
     s.push_str(&alarm_targets(rows, requested));
+    s.push_str(&auto_targets(rows));
     s
 }
+
+/// `fit --auto`'s targets on every data set where it ran: its ROC-AUC within 0.01 of the
+/// hand-picked configuration's, and at most 0.01 below `fit`'s defaults'.
+fn auto_targets(rows: &[TableRow]) -> String {
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let mut s = String::new();
+    let mut titles: Vec<&str> = Vec::new();
+    for r in rows.iter().filter(|r| !r.data.is_empty()) {
+        if !titles.contains(&r.data.as_str()) {
+            titles.push(&r.data);
+        }
+    }
+    for t in titles {
+        let models: Vec<&TableRow> = rows.iter().filter(|r| r.data == t).collect();
+        let pick =
+            |prefix: &str| models.iter().find(|r| r.scorer.starts_with(prefix)).and_then(|r| r.m.roc_auc);
+        let (Some(auto), hand) = (
+            pick(AUTO_LABEL),
+            models
+                .first()
+                .filter(|r| {
+                    r.scorer.starts_with("VAE, ")
+                        && !r.scorer.starts_with(AUTO_LABEL)
+                        && !r.scorer.starts_with(DEFAULTS_LABEL)
+                })
+                .and_then(|r| r.m.roc_auc),
+        ) else {
+            continue;
+        };
+        let mut line = format!("* {t}: --auto ROC-AUC {auto:.3}");
+        if let Some(h) = hand {
+            line.push_str(&format!(" within 0.01 of hand-picked {h:.3}: {}", verdict(auto >= h - 0.01)));
+        }
+        if let Some(d) = pick(DEFAULTS_LABEL) {
+            line.push_str(&format!("; >= defaults {d:.3} - 0.01: {}", verdict(auto >= d - 0.01)));
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+/// Label prefixes of the `--auto` and defaults model rows.
+const AUTO_LABEL: &str = "VAE, fit --auto";
+const DEFAULTS_LABEL: &str = "VAE, fit's defaults";
 
 /// The alarm targets on every data set: the false-alarm rate at most twice the requested
 /// one; event recall at least 0.8 (0.6 on NAB) and above the no-training reference's.
@@ -936,6 +1126,32 @@ mod tests {
         assert!((mean.f1.unwrap() - 0.6).abs() < 1e-12, "a seed without the metric is skipped");
         assert_eq!((mean.windows, mean.anomalous), (10, 4));
         assert_eq!(mean.pr_auc, None);
+    }
+
+    #[test]
+    fn auto_is_compared_with_the_hand_picked_and_the_default_rows_of_its_data_set() {
+        let row = |data: &str, scorer: &str, auc: f64| TableRow {
+            data: data.into(),
+            scorer: scorer.into(),
+            m: Mean { roc_auc: Some(auc), ..Mean::default() },
+        };
+        let rows = [
+            row("SKAB x", "VAE, stats", 0.90),
+            row("", "no-training score", 0.70),
+            row("SKAB x", &format!("{AUTO_LABEL} (chosen per file)"), 0.895),
+            row("SKAB x", &format!("{DEFAULTS_LABEL} (raw W=32)"), 0.91),
+            row("NAB y", "VAE, spectrum", 0.75),
+            row("NAB y", &format!("{AUTO_LABEL} (chosen per file)"), 0.70),
+        ];
+        let t = auto_targets(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 2, "{t}");
+        assert!(lines[0].contains("SKAB x: --auto ROC-AUC 0.895 within 0.01 of hand-picked 0.900: met; >= defaults 0.910 - 0.01: NOT met"), "{t}");
+        assert!(
+            lines[1].contains("NAB y: --auto ROC-AUC 0.700 within 0.01 of hand-picked 0.750: NOT met")
+                && !lines[1].contains("defaults"),
+            "{t}"
+        );
     }
 
     #[test]

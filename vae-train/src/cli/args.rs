@@ -3,7 +3,7 @@
 use super::limits;
 use crate::data::{self, LoadOptions, NanPolicy, Recording, RowRange};
 use crate::error::Error;
-use crate::pipeline::{Calibrate, Device, FitPlan, Wandering};
+use crate::pipeline::{AutoParts, Calibrate, Device, FitPlan, Wandering};
 use crate::scoring::ThresholdRule;
 use crate::train;
 use clap::{Args, Parser, Subcommand};
@@ -119,16 +119,22 @@ pub struct FitArgs {
     /// Input recordings.
     #[command(flatten)]
     pub input: DataArgs,
-    /// Window length in samples (1 to 65535).
-    #[arg(long, default_value_t = 32, value_parser = limits::window)]
-    pub window: usize,
-    /// Samples between window starts (1 to 65535).
-    #[arg(long, default_value_t = 4, value_parser = limits::window)]
-    pub hop: usize,
+    /// Choose the front end, window, smoothing and width from the training rows: each front
+    /// end is trained and scored on faults injected into the held-out rows, and the best
+    /// (the cheapest on the device among near-ties) is kept. --transform, --window/--hop,
+    /// --smooth and --hidden each fix their part of the choice.
+    #[arg(long)]
+    pub auto: bool,
+    /// Window length in samples (1 to 65535; default 32, or chosen by --auto).
+    #[arg(long, value_parser = limits::window)]
+    pub window: Option<usize>,
+    /// Samples between window starts (1 to 65535; default 4, or W/8 with --auto).
+    #[arg(long, value_parser = limits::window)]
+    pub hop: Option<usize>,
     /// Encoder hidden widths, input side first (the decoder mirrors them); 1 to 3 layers of
-    /// 1 to 4096.
-    #[arg(long, value_delimiter = ',', default_value = "32", value_parser = limits::width)]
-    pub hidden: Vec<usize>,
+    /// 1 to 4096 (default 32).
+    #[arg(long, value_delimiter = ',', value_parser = limits::width)]
+    pub hidden: Option<Vec<usize>>,
     /// Latent width (1 to 4096).
     #[arg(long, default_value_t = 8, value_parser = limits::width)]
     pub latent: usize,
@@ -174,17 +180,19 @@ pub struct FitArgs {
     #[arg(long, value_parser = limits::quantile)]
     pub quantile: Option<f32>,
     /// Input front end, run identically on the device and recorded in the model file: raw,
-    /// diff, demean, stats or spectrum (see `vae_core::transform`).
-    #[arg(long, default_value = "raw", value_parser = limits::transform)]
-    pub transform: Features,
+    /// diff, demean, stats or spectrum (see `vae_core::transform`; default raw, or chosen by
+    /// --auto).
+    #[arg(long, value_parser = limits::transform)]
+    pub transform: Option<Features>,
     /// Channels whose level wanders in normal operation (their level feature becomes its
-    /// change across the window): none, auto (decided on the training rows), or names.
-    #[arg(long, default_value = "none")]
-    pub wandering: String,
+    /// change across the window): none, auto (decided on the training rows), or names
+    /// (default none; with --auto, auto for front ends with a level row).
+    #[arg(long)]
+    pub wandering: Option<String>,
     /// Decide on the mean score of this many consecutive windows (1: each window alone, at
-    /// most 64).
-    #[arg(long, default_value_t = 1, value_parser = limits::smoothing)]
-    pub smooth: u16,
+    /// most 64; default 1, or chosen by --auto).
+    #[arg(long, value_parser = limits::smoothing)]
+    pub smooth: Option<u16>,
     /// Windows the threshold quantile is taken over: validation; all (training and
     /// validation); or auto: validation when it has at least 1 / (1 - quantile) windows
     /// (200 for 0.995), else all, since a quantile of fewer windows is only their maximum.
@@ -403,7 +411,7 @@ impl FitArgs {
             "cuda" => Device::Cuda,
             other => return Err(Error::Usage(format!("unknown --device `{other}`: use cpu or cuda"))),
         };
-        let wandering = match self.wandering.as_str() {
+        let wandering = match self.wandering.as_deref().unwrap_or("none") {
             "none" | "" => Wandering::None,
             "auto" => Wandering::Auto,
             list => Wandering::Channels(list.split(',').map(|n| n.trim().to_string()).collect()),
@@ -412,12 +420,12 @@ impl FitArgs {
             self.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
         });
         Ok(FitPlan {
-            window: self.window,
-            hop: self.hop,
-            features: self.transform,
+            window: self.window.unwrap_or(32),
+            hop: self.hop.unwrap_or(4),
+            features: self.transform.unwrap_or(Features::Raw),
             wandering,
-            smoothing: self.smooth,
-            hidden: self.hidden.clone(),
+            smoothing: self.smooth.unwrap_or(1),
+            hidden: self.hidden.clone().unwrap_or_else(|| vec![32]),
             latent: self.latent,
             activation,
             epochs: self.epochs,
@@ -452,10 +460,31 @@ impl FitArgs {
         }
     }
 
-    /// The training recordings (NaN/Inf refused unless `--drop-nan`).
+    /// The parts of the plan `--auto` chooses: those not given on the command line (none
+    /// without `--auto`).
+    pub fn auto_parts(&self) -> AutoParts {
+        if !self.auto {
+            return AutoParts::NONE;
+        }
+        AutoParts {
+            features: self.transform.is_none(),
+            window: self.window.is_none() && self.hop.is_none(),
+            smoothing: self.smooth.is_none(),
+            width: self.hidden.is_none(),
+        }
+    }
+
+    /// The training recordings (NaN/Inf refused unless `--drop-nan`), with their timestamps
+    /// when `--auto` chooses the window (a day of samples).
     pub fn load(&self) -> Result<Vec<Recording>, Error> {
         self.input.require()?;
-        Ok(data::load(&self.input.data, &self.input.read.options(None, self.window, NanPolicy::Refuse)?)?)
+        let mut opts = self.input.read.options(
+            None,
+            self.window.unwrap_or(if self.auto { 4 } else { 32 }),
+            NanPolicy::Refuse,
+        )?;
+        opts.keep_timestamps = self.auto_parts().window;
+        Ok(data::load(&self.input.data, &opts)?)
     }
 }
 

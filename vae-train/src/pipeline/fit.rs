@@ -153,12 +153,20 @@ pub struct Fitted {
 }
 
 /// The normalised split of the recordings and their windows.
-struct Prepared {
-    channels: Vec<String>,
-    stats: data::Stats,
-    train: Vec<Recording>,
-    windows: Windows,
-    val_windows: Option<Windows>,
+pub(super) struct Prepared {
+    pub(super) channels: Vec<String>,
+    pub(super) stats: data::Stats,
+    pub(super) train: Vec<Recording>,
+    /// The validation rows, normalised.
+    pub(super) val: Vec<Recording>,
+    pub(super) windows: Windows,
+    pub(super) val_windows: Option<Windows>,
+}
+
+/// A trained network of a plan, not yet calibrated.
+pub(super) struct Trained {
+    pub(super) model: OwnedModel,
+    pub(super) outcome: TrainOutcome,
 }
 
 /// Trains and calibrates a model on `recordings` as `plan` says; notes (dropped rows, the
@@ -171,6 +179,17 @@ pub fn fit(
     notes: &mut Notes<'_>,
 ) -> Result<Fitted, Error> {
     let p = prepare(recordings, plan, notes)?;
+    let trained = train_prepared(&p, plan, stop, notes)?;
+    calibrate(trained.model, &trained.outcome, &p, plan, notes)
+}
+
+/// Trains the network of `plan` on prepared windows (its front end decided on them).
+pub(super) fn train_prepared(
+    p: &Prepared,
+    plan: &FitPlan,
+    stop: Option<&AtomicBool>,
+    notes: &mut Notes<'_>,
+) -> Result<Trained, Error> {
     let (transform, wandering) = frontend::transform_of(
         plan.features,
         &plan.wandering,
@@ -199,7 +218,7 @@ pub fn fit(
         score: plan.score,
         transform,
     };
-    check_model_fits(&meta, x, plan)?;
+    let params = check_model_fits(&meta, x, plan)?;
     notes(&format!(
         "training on {} windows ({} validation) of {} x {} samples, transform {} = {} inputs; hidden {:?}, latent {}",
         p.windows.len(),
@@ -211,6 +230,14 @@ pub fn fit(
         plan.hidden,
         plan.latent
     ));
+    let values: usize = p.train.iter().map(|r| r.values.len()).sum();
+    if values < params {
+        notes(&format!(
+            "warning: the training rows hold {values} values for a model of {params} parameters: it can \
+             learn them by heart, and its threshold will then flag new normal data; give more rows, or a \
+             smaller --hidden, --latent or --window"
+        ));
+    }
     let outcome = train_on(&train_x, &val_x, x, &meta, plan, stop)?;
     if outcome.still_improving() {
         notes(&format!(
@@ -224,11 +251,15 @@ pub fn fit(
         scale.fold(&mut net);
     }
     let model = OwnedModel { meta, net, thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC };
-    calibrate(model, &outcome, &p, plan, notes)
+    Ok(Trained { model, outcome })
 }
 
 /// Splits, normalises and windows the recordings, checking there is enough to train on.
-fn prepare(recordings: &[Recording], plan: &FitPlan, notes: &mut Notes<'_>) -> Result<Prepared, Error> {
+pub(super) fn prepare(
+    recordings: &[Recording],
+    plan: &FitPlan,
+    notes: &mut Notes<'_>,
+) -> Result<Prepared, Error> {
     if let Some(note) = recordings.first().and_then(Recording::column_note) {
         notes(&format!("note: {note}"));
     }
@@ -255,11 +286,52 @@ fn prepare(recordings: &[Recording], plan: &FitPlan, notes: &mut Notes<'_>) -> R
     for r in train.iter_mut().chain(val.iter_mut()) {
         stats.apply(r)?;
     }
+    for line in drift_warnings(&channels, &train, &val) {
+        notes(&line);
+    }
     let windows = data::windows_of(&train, plan.window, plan.hop)?;
     let val_windows =
         if val.is_empty() { None } else { Some(data::windows_of(&val, plan.window, plan.hop)?) };
     check_window_counts(plan, windows.len(), val_windows.as_ref().map_or(0, Windows::len))?;
-    Ok(Prepared { channels, stats, train, windows, val_windows })
+    Ok(Prepared { channels, stats, train, val, windows, val_windows })
+}
+
+/// Share of a channel's validation rows beyond its widened training range (see
+/// [`drift_warnings`]) from which `fit` warns.
+pub const DRIFT_SHARE: f64 = 0.05;
+
+/// Warnings for channels whose validation rows leave the range of their training rows: more
+/// than [`DRIFT_SHARE`] of them beyond the training range widened by half its width on each
+/// side. The model has not seen such values, so the threshold calibrated on them is not a
+/// threshold of normal operation as trained.
+fn drift_warnings(channels: &[String], train: &[Recording], val: &[Recording]) -> Vec<String> {
+    let c = channels.len();
+    let mut out = Vec::new();
+    for (ch, name) in channels.iter().enumerate() {
+        let column = |rs: &[Recording]| -> Vec<f32> {
+            rs.iter().flat_map(|r| r.values.iter().skip(ch).step_by(c.max(1)).copied()).collect()
+        };
+        let (t, v) = (column(train), column(val));
+        let (lo, hi) = t.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        if v.is_empty() || !(lo.is_finite() && hi.is_finite()) {
+            continue;
+        }
+        let pad = 0.5 * (hi - lo);
+        let beyond = v.iter().filter(|&&x| x < lo - pad || x > hi + pad).count();
+        let share = beyond as f64 / v.len() as f64;
+        if share > DRIFT_SHARE {
+            let (vlo, vhi) =
+                v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            out.push(format!(
+                "warning: channel `{name}`: {:.0}% of the validation rows lie far beyond its training range \
+                 ({lo:.2} to {hi:.2} training sds; validation {vlo:.2} to {vhi:.2}): the model never saw such \
+                 values, and the threshold calibrated on them will not hold; train on rows that cover normal \
+                 operation, or give its level as a change (--transform stats --wandering {name})",
+                100.0 * share
+            ));
+        }
+    }
+    out
 }
 
 /// Fewest training windows `fit` trains on.
@@ -289,8 +361,8 @@ pub const MAX_PARAMETERS: usize = 16 << 20;
 
 /// Writes the model file of a zero network of the run's shape, so what the file format
 /// cannot hold (too wide an input, names too long for its header) is refused before
-/// training rather than at the first checkpoint.
-fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<(), Error> {
+/// training rather than at the first checkpoint. Returns the network's parameter count.
+fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<usize, Error> {
     if plan.hidden.is_empty() {
         return Err(Error::Usage("at least one hidden layer is needed".into()));
     }
@@ -307,9 +379,10 @@ fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<(), Er
     }
     // The network training starts from: its shape is the one every checkpoint will have.
     let net = train::initial_network(x, &train_config(plan));
+    let exact = net.layers().map(|l| (l.inputs + 1) * l.outputs).sum::<usize>() + x;
     OwnedModel { meta: meta.clone(), net, thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC }
         .to_bytes()
-        .map(|_| ())
+        .map(|_| exact)
         .map_err(|e| Error::Input(format!("this model cannot be written as a model file: {e}")))
 }
 
@@ -343,7 +416,7 @@ fn train_on(
 
 /// Sets the model's thresholds from the scores of normal windows: by default those of the
 /// validation windows, which the model was not fitted on.
-fn calibrate(
+pub(super) fn calibrate(
     mut model: OwnedModel,
     outcome: &TrainOutcome,
     p: &Prepared,

@@ -14,6 +14,7 @@
 //! Files a run writes follow [`crate::output`]'s rules; [`FitFiles`] checks and locks those
 //! of a `fit` before it starts.
 
+pub mod auto;
 mod files;
 mod fit;
 mod inspect;
@@ -21,6 +22,7 @@ mod score;
 
 pub use crate::eval::{evaluate, Evaluation};
 pub use crate::frontend::Wandering;
+pub use auto::{fit_auto, AutoParts, Search};
 pub use files::FitFiles;
 pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
 pub use inspect::describe;
