@@ -15,13 +15,13 @@
 //! | `Diff` | `W - 1` | `x[r + 1, c] - x[r, c]` |
 //! | `Demean` | `W + 1` | `x[r, c] - mean_c` for `r < W`; the last row is the level |
 //! | `Stats` | 2 | row 0 the level, row 1 the standard deviation of the window |
-//! | `Spectrum` | `W/2 + 1` | `ln |F_k| / W` of bins `k = 1..=W/2` of the real FFT; the last row is the level |
+//! | `Spectrum` | `W/2 + 1` | the log magnitude `ln(abs(F_k) / W)` of bins `k = 1..=W/2` of the real FFT (see below); the last row is the level |
 //!
 //! The *level* of a channel is its window mean, except for the channels marked *wandering*
 //! ([`Transform::wandering`]): their level wanders in normal operation (a temperature that
 //! drifts), so its absolute value says nothing about an anomaly. Their level feature is the
 //! change across the window instead: the mean of the last `W/2` samples minus the mean of the
-//! first `W/2`. `vae-train fit --levels auto` marks a channel wandering when, in the training
+//! first `W/2`. `vae-train fit --wandering auto` marks a channel wandering when, in the training
 //! rows, the standard deviation of its window means exceeds [`WANDERING_RATIO`] times that of
 //! its samples (for noise around a steady level the ratio is about `1/sqrt(W)`).
 //!

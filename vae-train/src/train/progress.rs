@@ -16,13 +16,20 @@ pub const LOG_HEADER: &str = "epoch,train_loss,train_recon,train_kl,val_loss,val
 const TEMPLATE: &str =
     "{prefix} [{bar:30.cyan/blue}] {percent:>3}% {msg} [{elapsed_precise} < ETA {eta_precise}]";
 
-/// The progress bar: one tick per batch over the whole run (so the ETA covers the run),
-/// the epoch and the running loss terms in its message, one line per finished epoch
-/// (printed plainly to stderr when stderr is not a terminal and the bar stays hidden).
+/// The progress bar: one tick per batch over the whole run (so the ETA covers the run), the
+/// epoch and the loss in its message; it ends full where early stopping ends the run.
+/// Without a terminal the bar stays hidden and every [`PLAIN_EVERY`]-th epoch's line and the
+/// last are printed to stderr instead.
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
+    /// The last epoch's line, and whether it was printed (without a terminal).
+    last: std::cell::RefCell<(String, bool)>,
 }
+
+/// Without a terminal (a CI log, a pipe), one epoch line in this many is printed, and the
+/// last: a long run does not fill the log with hundreds of lines (the CSV log has them all).
+const PLAIN_EVERY: usize = 50;
 
 impl Progress {
     /// A bar for `batches` remaining batches of a run of `epochs` epochs (hidden unless
@@ -36,7 +43,7 @@ impl Progress {
             bar.set_style(style);
             bar
         });
-        Self { bar, epochs }
+        Self { bar, epochs, last: std::cell::RefCell::new((String::new(), true)) }
     }
 
     /// A batch of `epoch` finished; `mean` = running (loss, recon, kl) per window.
@@ -61,19 +68,38 @@ impl Progress {
                 let _ = write!(line, "  val {l:.4} (recon {r:.4}, KL {k:.4})");
             }
             let _ = write!(line, "  beta {:.2}  {:.2} s{}", s.beta, s.seconds, if best { "  *" } else { "" });
-            // Not a terminal (a CI log, a pipe): indicatif draws nothing, so print the line.
-            if bar.is_hidden() {
+            // In a terminal the bar's message carries the epoch; without one, indicatif draws
+            // nothing, so every PLAIN_EVERY-th line and the last are printed.
+            let printed = bar.is_hidden() && (s.epoch == 1 || s.epoch % PLAIN_EVERY == 0);
+            if printed {
                 eprintln!("{line}");
-            } else {
-                bar.println(line);
+            } else if !bar.is_hidden() {
+                bar.set_prefix(format!("epoch {}/{}", s.epoch, self.epochs));
+                let val = s.val_loss.map_or(String::new(), |l| format!(", val {l:.3}"));
+                bar.set_message(format!("train {:.3}{val}{}", s.train_loss, if best { " *" } else { "" }));
             }
+            *self.last.borrow_mut() = (line, printed || !bar.is_hidden());
         }
     }
 
     /// The run ended (or failed).
+    /// One finished bar stays on screen, full where early stopping ended the run; without a
+    /// terminal, the last epoch's line if it was not printed yet.
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            if bar.is_finished() {
+                return;
+            }
+            if bar.is_hidden() {
+                let mut last = self.last.borrow_mut();
+                if !last.1 {
+                    eprintln!("{}", last.0);
+                    last.1 = true;
+                }
+            } else {
+                bar.set_length(bar.position());
+            }
+            bar.finish();
         }
     }
 }
