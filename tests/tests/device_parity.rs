@@ -37,7 +37,7 @@ fn with_nans(test_csv: &Path, out: &Path, rows: &[usize]) {
 fn run_case(dir: &Path, extra_fit: &[&str], name: &str) {
     let (train, test) = (dir.join("train.csv"), dir.join("test.csv"));
     let model = dir.join(format!("{name}.vaem"));
-    let mut fit = vec!["fit", "--data", train.to_str().unwrap(), "--window", "16", "--hop", "4"];
+    let mut fit = vec!["fit", "--no-auto", "--data", train.to_str().unwrap(), "--window", "16", "--hop", "4"];
     fit.extend_from_slice(&[
         "--hidden",
         "32",

@@ -28,7 +28,7 @@ fn run_case(extra_fit: &[&str], name: &str) {
     let s = |p: &Path| p.to_str().unwrap().to_string();
     cli(&["synth", "--out", &s(d), "--train-rows", "6000", "--test-rows", "3000", "--seed", "5"]);
     let model = d.join(format!("{name}.vaem"));
-    let mut fit = vec!["fit", "--data"];
+    let mut fit = vec!["fit", "--no-auto", "--data"];
     let train = s(&d.join("train.csv"));
     let model_s = s(&model);
     fit.extend_from_slice(&[
@@ -124,6 +124,7 @@ fn spectrum_front_end_at_the_longest_accepted_window() {
     let (train, test, model_s) = (s(&d.join("train.csv")), s(&d.join("test.csv")), s(&model));
     cli(&[
         "fit",
+        "--no-auto",
         "--data",
         &train,
         "--window",

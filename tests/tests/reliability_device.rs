@@ -44,7 +44,8 @@ const HOP: usize = 8;
 fn train(dir: &Path, name: &str, hidden: &str) -> PathBuf {
     let model = dir.join(name);
     let (train, w, h) = (dir.join("train.csv"), WINDOW.to_string(), HOP.to_string());
-    let mut args = vec!["fit", "--data", s(&train), "--window", &w, "--hop", &h, "--hidden", hidden];
+    let mut args =
+        vec!["fit", "--no-auto", "--data", s(&train), "--window", &w, "--hop", &h, "--hidden", hidden];
     args.extend(["--latent", "8", "--epochs", "6", "--quiet", "--out", s(&model)]);
     cli(&args);
     model

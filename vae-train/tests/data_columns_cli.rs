@@ -26,6 +26,7 @@ fn fit(dir: &Path, data: &Path, extra: &[&str]) -> (Output, PathBuf) {
     let _ = std::fs::remove_file(&model);
     let mut args = vec![
         "fit",
+        "--no-auto",
         "--data",
         s(data),
         "--out",

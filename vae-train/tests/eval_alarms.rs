@@ -30,6 +30,7 @@ fn setup(d: &Path) -> std::path::PathBuf {
     let model = d.join("m.vaem");
     run(&[
         "fit",
+        "--no-auto",
         "--data",
         &s(&d.join("train.csv")),
         "--window",

@@ -25,7 +25,19 @@ fn fit(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
     let train = s(&dir.join("train.csv"));
     let out = s(&model);
     let mut a = vec![
-        "fit", "--data", &train, "--window", "16", "--hop", "4", "--epochs", "15", "--quiet", "--out", &out,
+        "fit",
+        "--no-auto",
+        "--data",
+        &train,
+        "--window",
+        "16",
+        "--hop",
+        "4",
+        "--epochs",
+        "15",
+        "--quiet",
+        "--out",
+        &out,
     ];
     a.extend_from_slice(extra);
     run(&a).unwrap();

@@ -45,6 +45,7 @@ fn setup() -> Setup {
     let s = |p: &Path| p.to_str().unwrap().to_string();
     run(&[
         "fit",
+        "--no-auto",
         "--data",
         &s(&csv),
         "--columns",

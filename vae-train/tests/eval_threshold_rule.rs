@@ -152,8 +152,25 @@ fn fit(dir: &Path, data: &str, name: &str, epochs: &str, extra: &[&str]) -> Resu
     let out = dir.join(name);
     let out_s = out.to_str().unwrap();
     let mut args = vec![
-        "fit", "--data", data, "--window", "16", "--hop", "4", "--hidden", "8", "--latent", "2", "--epochs",
-        epochs, "--seed", "3", "--quiet", "--out", out_s,
+        "fit",
+        "--no-auto",
+        "--data",
+        data,
+        "--window",
+        "16",
+        "--hop",
+        "4",
+        "--hidden",
+        "8",
+        "--latent",
+        "2",
+        "--epochs",
+        epochs,
+        "--seed",
+        "3",
+        "--quiet",
+        "--out",
+        out_s,
     ];
     args.extend_from_slice(extra);
     run(&args)?;

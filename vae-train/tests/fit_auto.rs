@@ -1,5 +1,5 @@
-//! `fit --auto` through the real binary and the pipeline: it trains every front end the
-//! user left open, prints them with their criterion and device cost, keeps the parts the
+//! `fit`'s search (`--auto`, the default) through the real binary and the pipeline: it
+//! trains every front end the user left open, prints them with their criterion and device cost, keeps the parts the
 //! user set, and writes the chosen configuration into the model file (`inspect` shows it);
 //! and `fit` says when the input or the choices are poor (a drifting channel, more
 //! parameters than data, `--wandering auto` with a front end without a level row).
@@ -112,40 +112,104 @@ fn parts_the_user_sets_are_kept() {
 }
 
 #[test]
-fn without_auto_fit_keeps_its_defaults() {
+fn the_search_is_the_default_and_no_auto_keeps_the_plain_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let train = synth(dir.path());
     let out = dir.path().join("plain.vaem");
-    let (stdout, _) =
-        ok(&run(&["fit", "--data", &train, "--epochs", "3", "--out", out.to_str().unwrap(), "--quiet"]));
+    let (stdout, _) = ok(&run(&[
+        "fit",
+        "--no-auto",
+        "--data",
+        &train,
+        "--epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]));
     assert!(!stdout.contains("criterion"), "{stdout}");
     let m = OwnedModel::load(&out).unwrap();
     assert_eq!(
         (m.meta.transform.features, m.meta.window, m.meta.hop, m.meta.transform.smoothing),
         (Features::Raw, 32, 4, 1)
     );
+    // Without either flag, `fit` searches; the last of --auto / --no-auto wins.
+    let (stdout, _) = ok(&run(&[
+        "fit",
+        "--data",
+        &train,
+        "--transform",
+        "raw",
+        "--window",
+        "32",
+        "--hop",
+        "4",
+        "--hidden",
+        "32",
+        "--epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+        "--quiet",
+    ]));
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains("MACs/window")).count(),
+        1,
+        "only the smoothing was open:\n{stdout}"
+    );
+    let (stdout, _) = ok(&run(&[
+        "fit",
+        "--no-auto",
+        "--auto",
+        "--data",
+        &train,
+        "--transform",
+        "raw",
+        "--epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+        "--quiet",
+    ]));
+    assert!(stdout.contains("criterion"), "{stdout}");
+    // A search cannot be resumed.
+    let out2 = dir.path().join("r.vaem");
+    let r = run(&["fit", "--data", &train, "--resume", "--out", out2.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && stderr.contains("--no-auto"), "{stderr}");
 }
 
 #[test]
 fn wandering_auto_without_a_level_row_is_refused_like_a_name() {
     let dir = tempfile::tempdir().unwrap();
     let train = synth(dir.path());
-    let out = run(&[
-        "fit",
-        "--data",
-        &train,
-        "--wandering",
-        "auto",
-        "--out",
-        dir.path().join("w.vaem").to_str().unwrap(),
-    ]);
+    let w = dir.path().join("w.vaem");
+    let out =
+        run(&["fit", "--no-auto", "--data", &train, "--wandering", "auto", "--out", w.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
         stderr.contains("--wandering auto needs a transform with a level row") && stderr.contains("`raw`"),
         "{stderr}"
     );
-    assert!(!dir.path().join("w.vaem").exists());
+    assert!(!w.exists());
+    // With the search, the same refusal for a fixed front end without a level row.
+    let out = run(&[
+        "fit",
+        "--data",
+        &train,
+        "--transform",
+        "diff",
+        "--wandering",
+        "auto",
+        "--out",
+        w.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !w.exists());
+    assert!(stderr.contains("needs a transform with a level row") && stderr.contains("`diff`"), "{stderr}");
 }
 
 /// A two-channel recording: `b`'s last `drift_rows` rows climb far beyond its earlier range.

@@ -54,8 +54,23 @@ fn data(dir: &Path) -> PathBuf {
 /// A short fit; an option in `extra` that is also a default here replaces the default.
 fn fit<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
-        "fit", "--data", data, "--out", out, "--window", "16", "--hop", "4", "--hidden", "8", "--latent",
-        "2", "--epochs", "2", "--quiet",
+        "fit",
+        "--no-auto",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--window",
+        "16",
+        "--hop",
+        "4",
+        "--hidden",
+        "8",
+        "--latent",
+        "2",
+        "--epochs",
+        "2",
+        "--quiet",
     ];
     let mut rest = extra.iter().copied().peekable();
     while let Some(arg) = rest.next() {

@@ -91,7 +91,7 @@ fn fit_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
             None => flags.push(arg),
         }
     }
-    let mut a = vec!["fit"];
+    let mut a = vec!["fit", "--no-auto"];
     for (k, v) in options {
         a.extend([k, v]);
     }

@@ -179,7 +179,18 @@ pub fn run() -> Result<(), String> {
     for (name, window, hidden) in [("64-32-8", "16", "32"), ("128-64-8", "32", "64")] {
         let out = d(&dir.join(format!("{name}.vaem")));
         let mut args = vec![
-            "fit", "--data", &train, "--window", window, "--hop", "8", "--hidden", hidden, "--latent", "8",
+            "fit",
+            "--no-auto",
+            "--data",
+            &train,
+            "--window",
+            window,
+            "--hop",
+            "8",
+            "--hidden",
+            hidden,
+            "--latent",
+            "8",
         ];
         args.extend(["--epochs", "3", "--quiet", "--force", "--out", &out]);
         vae_train(&args)?;

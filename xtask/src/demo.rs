@@ -139,8 +139,18 @@ impl Demo {
         let train = data.join("train.csv");
         // Log-magnitude spectra of each channel plus its level: frequency changes, noise bursts
         // and a stuck (silent) sensor show in the spectrum, shifts in the level row.
-        let mut fit =
-            vec!["fit", "--data", s(&train), "--window", "16", "--hop", "4", "--transform", "spectrum"];
+        let mut fit = vec![
+            "fit",
+            "--no-auto",
+            "--data",
+            s(&train),
+            "--window",
+            "16",
+            "--hop",
+            "4",
+            "--transform",
+            "spectrum",
+        ];
         fit.extend([
             "--hidden",
             "32",

@@ -490,9 +490,7 @@ fn fit(
     args.extend(["--rows".to_string(), rows.to_string()]);
     args.extend(with_overrides(&options, run.set.overrides));
     args.extend(["--quiet".to_string(), "--force".to_string(), "--out".to_string(), path(out)?]);
-    if auto {
-        args.push("--auto".to_string());
-    }
+    args.push(if auto { "--auto" } else { "--no-auto" }.to_string());
     let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&args).map_err(|e| e.to_string())?;
     let vae_train::cli::Command::Fit(a) = cli.command else {
         return Err("internal: not a fit command".into());

@@ -119,20 +119,24 @@ pub struct FitArgs {
     /// Input recordings.
     #[command(flatten)]
     pub input: DataArgs,
-    /// Choose the front end, window, smoothing and width from the training rows: each front
-    /// end is trained and scored on faults injected into the held-out rows, and the best
-    /// (the cheapest on the device among near-ties) is kept. --transform, --window/--hop,
-    /// --smooth and --hidden each fix their part of the choice.
-    #[arg(long)]
+    /// Choose the front end, window, smoothing and width from the training rows (the
+    /// default): each front end is trained and scored on faults injected into the held-out
+    /// rows, and the best (the cheapest on the device among near-ties) is kept.
+    /// --transform, --window/--hop, --smooth and --hidden each fix their part of the choice.
+    #[arg(long, overrides_with = "no_auto")]
     pub auto: bool,
-    /// Window length in samples (1 to 65535; default 32, or chosen by --auto).
+    /// Train once, with the given front end, window, smoothing and width or their defaults
+    /// (raw, 32, 1, 32): no search. A run that `--resume` can continue.
+    #[arg(long, overrides_with = "auto")]
+    pub no_auto: bool,
+    /// Window length in samples (1 to 65535; chosen by the search, or 32 with --no-auto).
     #[arg(long, value_parser = limits::window)]
     pub window: Option<usize>,
-    /// Samples between window starts (1 to 65535; default 4, or W/8 with --auto).
+    /// Samples between window starts (1 to 65535; W/8 with the search, or 4 with --no-auto).
     #[arg(long, value_parser = limits::window)]
     pub hop: Option<usize>,
     /// Encoder hidden widths, input side first (the decoder mirrors them); 1 to 3 layers of
-    /// 1 to 4096 (default 32).
+    /// 1 to 4096 (chosen by the search, or 32 with --no-auto).
     #[arg(long, value_delimiter = ',', value_parser = limits::width)]
     pub hidden: Option<Vec<usize>>,
     /// Latent width (1 to 4096).
@@ -180,17 +184,17 @@ pub struct FitArgs {
     #[arg(long, value_parser = limits::quantile)]
     pub quantile: Option<f32>,
     /// Input front end, run identically on the device and recorded in the model file: raw,
-    /// diff, demean, stats or spectrum (see `vae_core::transform`; default raw, or chosen by
-    /// --auto).
+    /// diff, demean, stats or spectrum (see `vae_core::transform`; chosen by the search, or
+    /// raw with --no-auto).
     #[arg(long, value_parser = limits::transform)]
     pub transform: Option<Features>,
     /// Channels whose level wanders in normal operation (their level feature becomes its
     /// change across the window): none, auto (decided on the training rows), or names
-    /// (default none; with --auto, auto for front ends with a level row).
+    /// (with the search, auto for front ends with a level row; none with --no-auto).
     #[arg(long)]
     pub wandering: Option<String>,
     /// Decide on the mean score of this many consecutive windows (1: each window alone, at
-    /// most 64; default 1, or chosen by --auto).
+    /// most 64; chosen by the search, or 1 with --no-auto).
     #[arg(long, value_parser = limits::smoothing)]
     pub smooth: Option<u16>,
     /// Windows the threshold quantile is taken over: validation; all (training and
@@ -460,10 +464,10 @@ impl FitArgs {
         }
     }
 
-    /// The parts of the plan `--auto` chooses: those not given on the command line (none
-    /// without `--auto`).
+    /// The parts of the plan `--auto` (the default) chooses: those not given on the command
+    /// line (none with `--no-auto`).
     pub fn auto_parts(&self) -> AutoParts {
-        if !self.auto {
+        if self.no_auto {
             return AutoParts::NONE;
         }
         AutoParts {

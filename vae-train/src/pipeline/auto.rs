@@ -285,7 +285,11 @@ pub fn fit_auto(
 ) -> Result<(Fitted, Search), Error> {
     let started = Instant::now();
     if plan.resume {
-        return Err(Error::Usage("--resume continues one training run; give the configuration (--transform, --window, --smooth, --hidden) rather than --auto".into()));
+        return Err(Error::Usage(
+            "--resume continues one training run, and the search of the front end trains several: \
+             give --no-auto (with the configuration of the interrupted run)"
+                .into(),
+        ));
     }
     let channels = recordings.first().map_or(0, |r| r.channels.len()).max(1);
     let rows: usize = recordings.iter().map(Recording::rows).sum();
@@ -306,7 +310,9 @@ pub fn fit_auto(
         p.hop = if parts.window { auto_hop(p.window, rows) } else { plan.hop };
         if parts.features && plan.wandering == Wandering::None {
             p.wandering = if f.has_level() { Wandering::Auto } else { Wandering::None };
-        } else if !f.has_level() && plan.wandering != Wandering::None {
+        } else if parts.features && !f.has_level() && plan.wandering != Wandering::None {
+            // Wandering channels given: only front ends with a level row are candidates (a
+            // fixed front end without one is refused with the reason when it is trained).
             continue;
         }
         p.smoothing = 1;
@@ -350,7 +356,15 @@ pub fn fit_auto(
             {
                 wandering = list.split(", ").map(str::to_string).collect();
             }
-        })?;
+        });
+        if let Err(Error::Train(crate::train::TrainError::Interrupted { .. })) = &trained {
+            notes(&format!(
+                "auto: interrupted in candidate {}/{n}; a search keeps no state to resume from: run it again, \
+                 or give --no-auto (with the configuration) for a run that --resume continues",
+                i + 1
+            ));
+        }
+        let trained = trained?;
         let seconds = t0.elapsed().as_secs_f64();
         let scores = criterion(&trained.model, &prep.windows, &prep.val, &smoothings, period, plan.seed)?;
         all.push((trained.model.clone(), scores.clone()));

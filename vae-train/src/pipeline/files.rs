@@ -49,8 +49,8 @@ impl FitFiles {
         }
         if !force && (checkpoint.exists() || state.exists()) {
             return Err(Error::Output(format!(
-                "{} holds an interrupted run of this --out: continue it with --resume, \
-                 or pass --force to start afresh (it is deleted)",
+                "{} holds an interrupted run of this --out: continue it with --no-auto --resume and the \
+                 run's options, or pass --force to start afresh (it is deleted)",
                 if state.exists() { &state } else { &checkpoint }.display()
             )));
         }
