@@ -44,8 +44,8 @@
 //! Three configurations per data set (`--config`, default `all`): the hand-picked one
 //! above; `fit --auto` with the data set's columns and rows only (front end, window, hop,
 //! smoothing and width chosen per file from its training rows, see
-//! `vae_train::pipeline::auto`); and `fit`'s defaults with the same columns and rows (raw
-//! windows of 32). The targets under the table compare them. `--study FILE` appends, for
+//! `vae_train::pipeline::auto`: `fit`'s default); and `fit --no-auto`'s plain defaults with
+//! the same columns and rows (raw windows of 32). The targets under the table compare them. `--study FILE` appends, for
 //! every `--auto` fit, each candidate's criterion and its ROC-AUC on the test labels (the
 //! study of `docs/evaluation.md`; a fit never sees it).
 //!
@@ -414,7 +414,7 @@ enum Config {
     Hand,
     /// `fit --auto` with the data set's columns and rows only.
     Auto,
-    /// `fit` with the data set's columns and rows only: its defaults.
+    /// `fit --no-auto` with the data set's columns and rows only: its plain defaults.
     Defaults,
 }
 
