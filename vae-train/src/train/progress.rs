@@ -70,7 +70,7 @@ impl Progress {
             let _ = write!(line, "  beta {:.2}  {:.2} s{}", s.beta, s.seconds, if best { "  *" } else { "" });
             // In a terminal the bar's message carries the epoch; without one, indicatif draws
             // nothing, so every PLAIN_EVERY-th line and the last are printed.
-            let printed = bar.is_hidden() && (s.epoch == 1 || s.epoch % PLAIN_EVERY == 0);
+            let printed = bar.is_hidden() && (s.epoch == 1 || s.epoch.is_multiple_of(PLAIN_EVERY));
             if printed {
                 eprintln!("{line}");
             } else if !bar.is_hidden() {
