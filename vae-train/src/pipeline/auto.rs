@@ -465,7 +465,7 @@ fn auto_width(p: &Prepared, plan: &FitPlan, channels: usize) -> Vec<usize> {
 
 /// The strongest autocorrelation peak over the channels of the first training rows: the
 /// lag (2 to 1024 rows, at most a third of the rows) of the highest local maximum after the
-/// first zero crossing, when it reaches [`ACF_PEAK`].
+/// first zero crossing, when it reaches 0.3.
 pub fn dominant_period(recordings: &[Recording]) -> Option<(usize, f32)> {
     let r = recordings.iter().max_by_key(|r| r.rows())?;
     let c = r.channels.len().max(1);
