@@ -543,6 +543,7 @@ pub fn criterion(
         }
         fitted[s.recording].push(s.rank_score());
     }
+    let context = usize::from(smoothings.iter().copied().max().unwrap_or(1).max(1)) - 1;
     for r in val {
         let rows = r.rows();
         if rows < w + hop {
@@ -559,7 +560,11 @@ pub fn criterion(
                 // Windows touching the span: starts in (start - w, start + span).
                 let first = (start + 1).saturating_sub(w).div_ceil(hop);
                 let last = (start + span - 1) / hop;
-                injected.push((fault, scores_of(&copy)?, first..last + 1));
+                // Only those windows are scored, with the windows before them that the
+                // longest smoothing averages in.
+                let lo = first.saturating_sub(context);
+                let part = copy.slice(lo * hop..(last * hop + w).min(rows));
+                injected.push((fault, scores_of(&part)?, first - lo..last - lo + 1));
             }
         }
     }
