@@ -337,6 +337,12 @@ pub fn fit_auto(
             }
         };
         let prep = &prepared[at].1;
+        if i == 0 && prep.val.iter().all(|r| r.rows() < p.window + p.hop) {
+            notes(
+                "warning: auto: no held-out rows long enough to inject faults into (see --val-fraction): \
+                 every candidate's criterion is 0.5, so the cheapest is kept",
+            );
+        }
         if parts.width {
             p.hidden = auto_width(prep, &p, channels);
         }
@@ -470,6 +476,9 @@ pub fn dominant_period(recordings: &[Recording]) -> Option<(usize, f32)> {
     let r = recordings.iter().max_by_key(|r| r.rows())?;
     let c = r.channels.len().max(1);
     let n = r.rows().min(ACF_ROWS);
+    if n < 6 {
+        return None;
+    }
     let max_lag = (n / 3).min(vae_core::transform::MAX_SPECTRUM_WINDOW);
     let mut best: Option<(usize, f32)> = None;
     for ch in 0..c {
@@ -629,6 +638,10 @@ mod tests {
         let mut rng = Rng::new(3);
         let noise = Recording::new("n.csv", vec!["x".into()], (0..2000).map(|_| rng.normal()).collect());
         assert_eq!(dominant_period(&[noise]), None);
+        for rows in 0..8 {
+            assert_eq!(dominant_period(&[sine(rows, 3.0, 1)]), None, "{rows} rows");
+        }
+        assert_eq!(dominant_period(&[]), None);
     }
 
     #[test]
