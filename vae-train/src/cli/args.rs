@@ -132,7 +132,8 @@ pub struct FitArgs {
     /// Window length in samples (1 to 65535; chosen by the search, or 32 with --no-auto).
     #[arg(long, value_parser = limits::window)]
     pub window: Option<usize>,
-    /// Samples between window starts (1 to 65535; W/8 with the search, or 4 with --no-auto).
+    /// Samples between window starts (1 to 65535; W/8 when the search chooses the window, else
+    /// 4).
     #[arg(long, value_parser = limits::window)]
     pub hop: Option<usize>,
     /// Encoder hidden widths, input side first (the decoder mirrors them); 1 to 3 layers of
