@@ -76,6 +76,11 @@ impl Network {
     pub fn layers(&self) -> impl Iterator<Item = &Layer> {
         self.encoder.iter().chain([&self.mu, &self.log_var]).chain(&self.decoder).chain([&self.mean])
     }
+
+    /// Trained parameters: every layer's weights and biases and the decoder's log-variances.
+    pub fn parameter_count(&self) -> usize {
+        self.layers().map(|l| (l.inputs + 1) * l.outputs).sum::<usize>() + self.decoder_log_var.len()
+    }
 }
 
 /// Everything about a model except its weights and thresholds: the input it expects and

@@ -275,3 +275,17 @@ fn the_search_through_the_pipeline_reports_each_candidate() {
         .all(|o| o.macs >= c.macs));
     assert!(search.cost_in_fits() >= 1.0);
 }
+
+#[test]
+fn the_search_says_what_a_single_fit_says_about_the_rows_once() {
+    let plan = FitPlan { epochs: 2, hidden: vec![8], latent: 2, ..FitPlan::default() };
+    let parts = AutoParts { width: false, ..AutoParts::ALL };
+    let mut notes = Vec::new();
+    pipeline::fit_auto(&[drifting(1500, 300)], &plan, parts, None, &mut |l| notes.push(l.to_string()))
+        .unwrap();
+    let drift = notes.iter().filter(|n| n.contains("far beyond its training range")).count();
+    assert_eq!(drift, 1, "{notes:#?}");
+    // Each candidate's own notes reach the caller too.
+    let trained = notes.iter().filter(|n| n.starts_with("training on ")).count();
+    assert_eq!(trained, Features::ALL.len(), "{notes:#?}");
+}

@@ -332,7 +332,17 @@ pub fn fit_auto(
         let at = match prepared.iter().position(|(k, _)| *k == key) {
             Some(at) => at,
             None => {
-                prepared.push((key, fit::prepare(recordings, &p, &mut |_| {})?));
+                // The notes on the rows (columns left out, dropped rows, drifting channels)
+                // once, from the first split; later windows split the same rows.
+                let first = prepared.is_empty();
+                prepared.push((
+                    key,
+                    fit::prepare(recordings, &p, &mut |l| {
+                        if first {
+                            notes(l)
+                        }
+                    })?,
+                ));
                 prepared.len() - 1
             }
         };
@@ -355,14 +365,7 @@ pub fn fit_auto(
             p.hidden
         ));
         let t0 = Instant::now();
-        let mut wandering = Vec::new();
-        let trained = fit::train_prepared(prep, &p, stop, &mut |line| {
-            if let Some(list) =
-                line.strip_prefix("note: wandering levels (their feature is the change across the window): ")
-            {
-                wandering = list.split(", ").map(str::to_string).collect();
-            }
-        });
+        let trained = fit::train_prepared(prep, &p, stop, notes);
         if let Err(Error::Train(crate::train::TrainError::Interrupted { .. })) = &trained {
             notes(&format!(
                 "auto: interrupted in candidate {}/{n}; a search keeps no state to resume from: run it again, \
@@ -389,7 +392,7 @@ pub fn fit_auto(
             hop: p.hop,
             smoothing,
             hidden: p.hidden.clone(),
-            wandering,
+            wandering: trained.wandering.clone(),
             criterion: value,
             gap,
             by_fault,
@@ -464,9 +467,8 @@ fn fit_inputs(f: Features, window: usize, channels: usize) -> usize {
 /// values than a 32-wide model has parameters.
 fn auto_width(p: &Prepared, plan: &FitPlan, channels: usize) -> Vec<usize> {
     let x = plan.features.rows(plan.window) * channels;
-    let values: usize = p.train.iter().map(|r| r.values.len()).sum();
-    let params = 2 * (x + 1) * 32 + 3 * 33 * plan.latent;
-    vec![if values < params { 16 } else { 32 }]
+    let wide = FitPlan { hidden: vec![32], ..plan.clone() };
+    vec![if p.training_values() < fit::parameter_count(x, &wide) { 16 } else { 32 }]
 }
 
 /// The strongest autocorrelation peak over the channels of the first training rows: the

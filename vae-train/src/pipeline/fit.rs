@@ -163,10 +163,19 @@ pub(super) struct Prepared {
     pub(super) val_windows: Option<Windows>,
 }
 
+impl Prepared {
+    /// Values (samples times channels) of the training rows.
+    pub(super) fn training_values(&self) -> usize {
+        self.train.iter().map(|r| r.values.len()).sum()
+    }
+}
+
 /// A trained network of a plan, not yet calibrated.
 pub(super) struct Trained {
     pub(super) model: OwnedModel,
     pub(super) outcome: TrainOutcome,
+    /// The channels its front end treats as wandering.
+    pub(super) wandering: Vec<String>,
 }
 
 /// Trains and calibrates a model on `recordings` as `plan` says; notes (dropped rows, the
@@ -230,7 +239,7 @@ pub(super) fn train_prepared(
         plan.hidden,
         plan.latent
     ));
-    let values: usize = p.train.iter().map(|r| r.values.len()).sum();
+    let values = p.training_values();
     if values < params {
         notes(&format!(
             "warning: the training rows hold {values} values for a model of {params} parameters: it can \
@@ -251,7 +260,7 @@ pub(super) fn train_prepared(
         scale.fold(&mut net);
     }
     let model = OwnedModel { meta, net, thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC };
-    Ok(Trained { model, outcome })
+    Ok(Trained { model, outcome, wandering })
 }
 
 /// Splits, normalises and windows the recordings, checking there is enough to train on.
@@ -379,7 +388,7 @@ fn check_model_fits(meta: &ModelMeta, x: usize, plan: &FitPlan) -> Result<usize,
     }
     // The network training starts from: its shape is the one every checkpoint will have.
     let net = train::initial_network(x, &train_config(plan));
-    let exact = net.layers().map(|l| (l.inputs + 1) * l.outputs).sum::<usize>() + x;
+    let exact = net.parameter_count();
     OwnedModel { meta: meta.clone(), net, thresholds: Vec::new(), alarm: vae_core::AlarmRule::STATIC }
         .to_bytes()
         .map(|_| exact)
@@ -480,6 +489,11 @@ fn calibration_scores(
             (scoring::score_windows(model, &p.windows, score)?, "training")
         }
     })
+}
+
+/// Parameters of the network `plan` trains on `x` inputs.
+pub(super) fn parameter_count(x: usize, plan: &FitPlan) -> usize {
+    train::initial_network(x, &train_config(plan)).parameter_count()
 }
 
 /// The trainer's configuration of a plan.
