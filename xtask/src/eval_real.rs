@@ -45,9 +45,9 @@
 //! above; `fit --auto` with the data set's columns and rows only (front end, window, hop,
 //! smoothing and width chosen per file from its training rows, see
 //! `vae_train::pipeline::auto`: `fit`'s default); and `fit --no-auto`'s plain defaults with
-//! the same columns and rows (raw windows of 32). The targets under the table compare them. `--study FILE` appends, for
-//! every `--auto` fit, each candidate's criterion and its ROC-AUC on the test labels (the
-//! study of `docs/evaluation.md`; a fit never sees it).
+//! the same columns and rows (raw windows of 32). The targets under the table compare them.
+//! `--study FILE` appends, for every `--auto` fit, each candidate's criterion and its ROC-AUC
+//! on the test labels (the study of `docs/evaluation.md`; a fit never sees it).
 //!
 //! With `EVAL_REAL_DUMP_TRAIN` set, each file's training windows are scored too and written
 //! beside its report (`<report>-train/windows.csv`): the calibration scores the alarm-rule
@@ -203,7 +203,7 @@ impl Run<'_> {
 }
 
 /// `cargo xtask eval-real [--data DIR] [--out DIR] [--only skab|cwru|nab] [--seeds N]
-/// [--config hand|auto|both] [--fit "OPTIONS"] [--skab-dir DIR] [--skab-sets LIST] [--nab-dir DIR] [--nab-category NAME]
+/// [--config hand|auto|defaults|all] [--study FILE] [--fit "OPTIONS"] [--skab-dir DIR] [--skab-sets LIST] [--nab-dir DIR] [--nab-category NAME]
 /// [--nab-transform NAME] [--nab-window N] [--threshold-rule quantile|cantelli|auto]` (the
 /// rule goes to every `fit`; see `vae-train fit --help`). For development studies: `--fit`
 /// replaces `fit` options of every data set's configuration (e.g. `--fit "--smooth 4"`),
@@ -366,7 +366,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     ),
                 };
                 // The references are the same for every configuration: shown once.
-                let mut these = table_rows(&title, &label, &r);
+                let mut these = table_rows(&title, &label, config, &r);
                 if config != configs[0] {
                     these.truncate(1);
                 }
@@ -716,6 +716,8 @@ fn nab(p: &Protocol, run: &Run<'_>) -> Result<Vec<Evaluation>, String> {
 
 /// One line of the table.
 struct TableRow {
+    /// The configuration of a model row (`None` for the references).
+    config: Option<Config>,
     data: String,
     scorer: String,
     m: Mean,
@@ -819,7 +821,7 @@ fn mean_over_seeds(per_seed: &[Mean]) -> Mean {
 /// The model's and the reference rows of one data set, each the mean over seeds of the mean
 /// over files. The references do not depend on the seed except PCA's training rows, which
 /// are the same for every seed.
-fn table_rows(title: &str, label: &str, per_seed: &[Vec<Evaluation>]) -> Vec<TableRow> {
+fn table_rows(title: &str, label: &str, config: Config, per_seed: &[Vec<Evaluation>]) -> Vec<TableRow> {
     let pick = |f: &dyn Fn(&Evaluation) -> Option<Scored>| -> Mean {
         let means: Vec<Mean> =
             per_seed.iter().map(|evals| mean_of(&evals.iter().filter_map(f).collect::<Vec<_>>())).collect();
@@ -828,21 +830,25 @@ fn table_rows(title: &str, label: &str, per_seed: &[Vec<Evaluation>]) -> Vec<Tab
     let k = per_seed.first().and_then(|e| e.first()).map_or(0, |e| e.pca_components);
     vec![
         TableRow {
+            config: Some(config),
             data: title.to_string(),
             scorer: label.to_string(),
             m: pick(&|e| Some((e.metrics, e.alarms))),
         },
         TableRow {
+            config: None,
             data: String::new(),
             scorer: "flag every window".into(),
             m: pick(&|e| Some((e.flag_all, None))),
         },
         TableRow {
+            config: None,
             data: String::new(),
             scorer: "no-training score".into(),
             m: pick(&|e| Some((e.no_training, e.no_training_alarms))),
         },
         TableRow {
+            config: None,
             data: String::new(),
             scorer: format!("PCA reconstruction, k={k}"),
             m: pick(&|e| e.pca.map(|p| (p, None))),
@@ -1031,27 +1037,15 @@ fn auto_targets(rows: &[TableRow]) -> String {
         }
     }
     for t in titles {
-        let models: Vec<&TableRow> = rows.iter().filter(|r| r.data == t).collect();
         let pick =
-            |prefix: &str| models.iter().find(|r| r.scorer.starts_with(prefix)).and_then(|r| r.m.roc_auc);
-        let (Some(auto), hand) = (
-            pick(AUTO_LABEL),
-            models
-                .first()
-                .filter(|r| {
-                    r.scorer.starts_with("VAE, ")
-                        && !r.scorer.starts_with(AUTO_LABEL)
-                        && !r.scorer.starts_with(DEFAULTS_LABEL)
-                })
-                .and_then(|r| r.m.roc_auc),
-        ) else {
-            continue;
-        };
+            |c: Config| rows.iter().find(|r| r.data == t && r.config == Some(c)).and_then(|r| r.m.roc_auc);
+        let Some(auto) = pick(Config::Auto) else { continue };
+        let hand = pick(Config::Hand);
         let mut line = format!("* {t}: --auto ROC-AUC {auto:.3}");
         if let Some(h) = hand {
             line.push_str(&format!(" within 0.01 of hand-picked {h:.3}: {}", verdict(auto >= h - 0.01)));
         }
-        if let Some(d) = pick(DEFAULTS_LABEL) {
+        if let Some(d) = pick(Config::Defaults) {
             line.push_str(&format!("; >= defaults {d:.3} - 0.01: {}", verdict(auto >= d - 0.01)));
         }
         s.push_str(&line);
@@ -1060,7 +1054,7 @@ fn auto_targets(rows: &[TableRow]) -> String {
     s
 }
 
-/// Label prefixes of the `--auto` and defaults model rows.
+/// Label prefixes of the automatic and defaults model rows.
 const AUTO_LABEL: &str = "VAE, fit --auto";
 const DEFAULTS_LABEL: &str = "VAE, fit's defaults";
 
@@ -1128,18 +1122,19 @@ mod tests {
 
     #[test]
     fn auto_is_compared_with_the_hand_picked_and_the_default_rows_of_its_data_set() {
-        let row = |data: &str, scorer: &str, auc: f64| TableRow {
+        let row = |config: Option<Config>, data: &str, scorer: &str, auc: f64| TableRow {
+            config,
             data: data.into(),
             scorer: scorer.into(),
             m: Mean { roc_auc: Some(auc), ..Mean::default() },
         };
         let rows = [
-            row("SKAB x", "VAE, stats", 0.90),
-            row("", "no-training score", 0.70),
-            row("SKAB x", &format!("{AUTO_LABEL} (chosen per file)"), 0.895),
-            row("SKAB x", &format!("{DEFAULTS_LABEL} (raw W=32)"), 0.91),
-            row("NAB y", "VAE, spectrum", 0.75),
-            row("NAB y", &format!("{AUTO_LABEL} (chosen per file)"), 0.70),
+            row(Some(Config::Hand), "SKAB x", "VAE, stats", 0.90),
+            row(None, "", "no-training score", 0.70),
+            row(Some(Config::Auto), "SKAB x", &format!("{AUTO_LABEL} (chosen per file)"), 0.895),
+            row(Some(Config::Defaults), "SKAB x", &format!("{DEFAULTS_LABEL} (raw W=32)"), 0.91),
+            row(Some(Config::Hand), "NAB y", "VAE, spectrum", 0.75),
+            row(Some(Config::Auto), "NAB y", &format!("{AUTO_LABEL} (chosen per file)"), 0.70),
         ];
         let t = auto_targets(&rows);
         let lines: Vec<&str> = t.lines().collect();
@@ -1156,7 +1151,8 @@ mod tests {
     fn the_table_has_the_alarm_columns() {
         let m =
             Mean { false_alarm_rate: Some(0.0125), event_recall: Some(0.9), windows: 10, ..Mean::default() };
-        let t = table(&[TableRow { data: "SKAB".into(), scorer: "VAE".into(), m }]);
+        let t =
+            table(&[TableRow { config: Some(Config::Hand), data: "SKAB".into(), scorer: "VAE".into(), m }]);
         let lines: Vec<&str> = t.lines().collect();
         assert!(
             lines[0].contains("| recall | false-alarm rate | event recall | windows (anomalous) |"),
