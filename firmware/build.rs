@@ -149,11 +149,6 @@ fn generate(path: &Path, embed: Option<&Path>, rate: u32) -> Result<String, Stri
         "/// The model's score is the deterministic one (the sampler is then not linked).\npub const DETERMINISTIC: bool = {};",
         !h.score.kind().is_sampled()
     );
-    let _ = writeln!(
-        s,
-        "/// The model reads raw windows (the front-end code is then not linked).\npub const RAW: bool = {};",
-        h.transform.features == vae_core::transform::Features::Raw
-    );
     let t = h.transform;
     let _ = writeln!(
         s,

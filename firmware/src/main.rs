@@ -36,6 +36,9 @@ struct Scorer(Model<'static>, Scratch<X, Z, H, C>);
 /// The hidden buffer of a deterministic score: the wider of the two last hidden layers.
 const H: usize = if HE > HD { HE } else { HD };
 
+/// The model reads raw windows: the front-end code is then not linked.
+const RAW: bool = matches!(model::TRANSFORM.features, vae_core::transform::Features::Raw);
+
 impl WindowModel<X> for Scorer {
     fn score_window<const CC: usize>(
         &mut self,
@@ -134,7 +137,7 @@ fn run() -> Result<(), Stop> {
             let before = (detector.alarm().phase(), detector.alarm().threshold());
             #[cfg(feature = "bench")]
             bench::bench_begin();
-            let report = if model::RAW { detector.score_raw(window) } else { detector.score(window) };
+            let report = if RAW { detector.score_raw(window) } else { detector.score(window) };
             #[cfg(feature = "bench")]
             bench::bench_end();
             log(&report, header.channel_names(), model::TRANSFORM.smoothing > 1);
