@@ -23,7 +23,7 @@ const TEMPLATE: &str =
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
-    /// The last epoch's line, and whether it was printed (without a terminal).
+    /// Without a terminal: the last epoch's line, and whether it was printed.
     last: std::cell::RefCell<(String, bool)>,
 }
 
@@ -59,30 +59,30 @@ impl Progress {
 
     /// An epoch finished.
     pub(crate) fn epoch(&self, s: &EpochStats, best: bool) {
-        if let Some(bar) = &self.bar {
-            let mut line = format!(
-                "epoch {:>4}/{}: train {:.4} (recon {:.4}, KL {:.4})",
-                s.epoch, self.epochs, s.train_loss, s.train_recon, s.train_kl
-            );
-            if let (Some(l), Some(r), Some(k)) = (s.val_loss, s.val_recon, s.val_kl) {
-                let _ = write!(line, "  val {l:.4} (recon {r:.4}, KL {k:.4})");
-            }
-            let _ = write!(line, "  beta {:.2}  {:.2} s{}", s.beta, s.seconds, if best { "  *" } else { "" });
-            // In a terminal the bar's message carries the epoch; without one, indicatif draws
-            // nothing, so every PLAIN_EVERY-th line and the last are printed.
-            let printed = bar.is_hidden() && (s.epoch == 1 || s.epoch.is_multiple_of(PLAIN_EVERY));
-            if printed {
-                eprintln!("{line}");
-            } else if !bar.is_hidden() {
-                bar.set_prefix(format!("epoch {}/{}", s.epoch, self.epochs));
-                let val = s.val_loss.map_or(String::new(), |l| format!(", val {l:.3}"));
-                bar.set_message(format!("train {:.3}{val}{}", s.train_loss, if best { " *" } else { "" }));
-            }
-            *self.last.borrow_mut() = (line, printed || !bar.is_hidden());
+        let Some(bar) = &self.bar else { return };
+        // In a terminal the bar's message carries the epoch; without one, indicatif draws
+        // nothing, so every PLAIN_EVERY-th line and the last are printed.
+        if !bar.is_hidden() {
+            bar.set_prefix(format!("epoch {}/{}", s.epoch, self.epochs));
+            let val = s.val_loss.map_or(String::new(), |l| format!(", val {l:.3}"));
+            bar.set_message(format!("train {:.3}{val}{}", s.train_loss, if best { " *" } else { "" }));
+            return;
         }
+        let mut line = format!(
+            "epoch {:>4}/{}: train {:.4} (recon {:.4}, KL {:.4})",
+            s.epoch, self.epochs, s.train_loss, s.train_recon, s.train_kl
+        );
+        if let (Some(l), Some(r), Some(k)) = (s.val_loss, s.val_recon, s.val_kl) {
+            let _ = write!(line, "  val {l:.4} (recon {r:.4}, KL {k:.4})");
+        }
+        let _ = write!(line, "  beta {:.2}  {:.2} s{}", s.beta, s.seconds, if best { "  *" } else { "" });
+        let printed = s.epoch == 1 || s.epoch.is_multiple_of(PLAIN_EVERY);
+        if printed {
+            eprintln!("{line}");
+        }
+        *self.last.borrow_mut() = (line, printed);
     }
 
-    /// The run ended (or failed).
     /// One finished bar stays on screen, full where early stopping ended the run; without a
     /// terminal, the last epoch's line if it was not printed yet.
     pub(crate) fn finish(&self) {
