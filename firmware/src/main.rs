@@ -21,6 +21,7 @@ mod model {
 }
 
 // The critical-section implementation defmt needs comes from cortex-m.
+use board::Stop;
 use cortex_m as _;
 use model::{Model, C, HD, HE, HOP, MACS, N, W, X, Z};
 use vae_core::alarm::{Alarm, Phase};
@@ -54,16 +55,6 @@ impl WindowModel<X> for Scorer {
             self.0.score::<CC>(x, config, &mut Rng::for_stream(seed, stream))
         }
     }
-}
-
-/// Why scoring stopped.
-pub enum Stop {
-    /// The sample source ran out (normal end of a replay).
-    EndOfStream,
-    /// The embedded model was refused.
-    Model(vae_core::Error),
-    /// The sample source failed.
-    Source(board::SourceError),
 }
 
 #[cortex_m_rt::entry]
@@ -147,7 +138,7 @@ fn run() -> Result<(), Stop> {
     let c = detector.counters();
     let a = detector.alarm().counters();
     defmt::println!(
-        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32} returns={=u32}",
+        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32} returns={=u32} dropped={=u32}",
         c.samples,
         c.scored + c.invalid,
         c.scored,
@@ -157,7 +148,8 @@ fn run() -> Result<(), Stop> {
         a.episodes,
         a.learnt,
         a.relearns,
-        a.returns
+        a.returns,
+        source.dropped()
     );
     Ok(())
 }

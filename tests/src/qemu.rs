@@ -62,6 +62,8 @@ pub struct Build {
     pub board: Option<String>,
     /// Target directory; a separate one per model keeps builds from invalidating each other.
     pub target_dir: Option<PathBuf>,
+    /// More environment variables of the build (e.g. `VAE_CAPTURE_CHANNELS`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Build {
@@ -92,6 +94,7 @@ impl Build {
             Some(m) => cmd.env("VAE_MODEL", m),
             None => cmd.env_remove("VAE_MODEL"),
         };
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         let out = cmd.output().map_err(|source| Error::Spawn { command: "cargo".into(), source })?;
         if !out.status.success() {
             return Err(Error::Build {

@@ -229,7 +229,10 @@ fn eval(a: &EvalArgs) -> Result<(), Error> {
             LoadOptions { rows: a.train_rows, nan: NanPolicy::DropRows, label_column: None, ..opts.clone() };
         Some(data::load(&a.train, &topts)?)
     };
-    let e = eval::evaluate(&model, &recs, config, train.as_deref())?;
+    let e = match &a.scores {
+        Some(path) => eval::evaluate_given(&model, &recs, &pipeline::read_scores(path)?, train.as_deref())?,
+        None => eval::evaluate(&model, &recs, config, train.as_deref())?,
+    };
     if let Some(dir) = &a.report {
         let path = eval::write_report(&e, dir)?;
         if !a.json {
@@ -250,8 +253,15 @@ fn check_report_dir(dir: &std::path::Path, a: &EvalArgs) -> Result<(), Error> {
     match output::Existing::at(dir) {
         output::Existing::Nothing => Ok(()),
         output::Existing::Directory => {
-            let mut inputs: Vec<&std::path::Path> =
-                a.input.data.iter().chain(&a.normal).chain(&a.anomalous).map(PathBuf::as_path).collect();
+            let mut inputs: Vec<&std::path::Path> = a
+                .input
+                .data
+                .iter()
+                .chain(&a.normal)
+                .chain(&a.anomalous)
+                .chain(&a.scores)
+                .map(PathBuf::as_path)
+                .collect();
             inputs.push(&a.model);
             for name in eval::REPORT_FILES {
                 output::check(&dir.join(name), a.force, &inputs)?;

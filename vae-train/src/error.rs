@@ -278,6 +278,93 @@ pub enum EvalError {
         /// `normal` or `anomalous`.
         which: &'static str,
     },
+    /// A score CSV (`vae-train score --out`, `eval --scores`) that is not readable CSV: bad
+    /// quoting, not UTF-8, or no header line.
+    #[error("{path}, line {line}: not a readable score CSV: {why}")]
+    ScoresSyntax {
+        /// The score file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+    /// A score CSV whose header lacks a column every score file has.
+    #[error("{path}, line 1: no column `{column}` in the header, which has {header}; a score file has the columns file, window, start_row, score, anomalous, top_channel (then nll_<channel>... and smoothed_score), as `vae-train score --out` writes them")]
+    ScoresMissingColumn {
+        /// The score file.
+        path: PathBuf,
+        /// The missing column.
+        column: &'static str,
+        /// The columns found (shortened).
+        header: String,
+    },
+    /// A cell of a score CSV that does not hold what its column needs.
+    #[error("{path}, line {line}, column {number} `{column}`: expected {expected}, found `{found}`")]
+    ScoresCell {
+        /// The score file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based field number.
+        number: usize,
+        /// The column's name.
+        column: String,
+        /// What the column holds.
+        expected: String,
+        /// The cell (shortened).
+        found: String,
+    },
+    /// A line of a score CSV with more or fewer fields than the header has columns.
+    #[error("{path}, line {line}: {found} fields, expected {expected} as in the header ({at})")]
+    ScoresFields {
+        /// The score file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Columns of the header.
+        expected: usize,
+        /// Fields of the line.
+        found: usize,
+        /// Where it goes wrong (`no cell for column 7 `nll_x``, `field 9 is past the last column `smoothed_score``).
+        at: String,
+    },
+    /// A score file whose per-channel columns name other channels than the model's.
+    #[error("{path}: per-channel columns for {found}, but the model's channels are {expected}: the scores come from another model")]
+    ScoresChannels {
+        /// The score file.
+        path: PathBuf,
+        /// The model's channels.
+        expected: String,
+        /// The file's `nll_` columns, without the prefix.
+        found: String,
+    },
+    /// A window of the evaluated recordings with no row in the score file.
+    #[error("{path} has no row for window at start_row {start_row} of {recording} (file names in it: {files}): the scores must come from the same recording with the model's window and hop")]
+    ScoresMissingWindow {
+        /// The score file.
+        path: PathBuf,
+        /// The recording evaluated.
+        recording: PathBuf,
+        /// The window's first row in the recording's file (0-based data row).
+        start_row: u64,
+        /// Some of the `file` values the score file holds.
+        files: String,
+    },
+    /// Two rows of a score file for the same window.
+    #[error("{path}, line {line}: a second row for {file}, start_row {start_row} (the first is on line {first_line}): one row per window")]
+    ScoresDuplicateRow {
+        /// The score file.
+        path: PathBuf,
+        /// 1-based line of the second row.
+        line: usize,
+        /// 1-based line of the first.
+        first_line: usize,
+        /// Its `file` cell.
+        file: String,
+        /// Its `start_row`.
+        start_row: u64,
+    },
     /// A recording too short for one window of the model.
     #[error("{path}: {rows} rows, fewer than one window of {window}: nothing to evaluate")]
     NoWindows {

@@ -5,6 +5,8 @@
 //!   pass when cargo-fuzz is installed.
 //! * `demo`: the end-to-end demo (simulated machine -> train -> firmware in QEMU -> table).
 //! * `eval-real`: train and evaluate on SKAB, NAB and CWRU (`../shared/data`), one table.
+//! * `capture`: record training data from a board (or QEMU replaying a CSV) into a CSV.
+//! * `monitor`: watch a device's decisions live; write them as `vae-train score` does.
 //! * `doctor`: only the check the firmware tasks run first (see [`toolchain`]): the target and
 //!   components of `rust-toolchain.toml` and QEMU, installed when missing.
 //!
@@ -13,8 +15,10 @@
 //! what is missing or stopping at once with the exact command to run.
 
 mod bench_device;
+mod capture;
 mod demo;
 mod eval_real;
+mod monitor;
 mod run_qemu;
 mod toolchain;
 
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
     // What the task needs is checked (and installed) before anything is built.
     let needs = match task {
         Some("test" | "demo" | "bench-device" | "qemu" | "doctor") => Some(Needs::FIRMWARE),
+        // QEMU only for `--board qemu`, checked by the task.
+        Some("capture" | "monitor") => Some(Needs { rust: true, qemu: false }),
         _ => None,
     };
     let checked = needs.map(toolchain::ensure).transpose();
@@ -43,13 +49,19 @@ fn main() -> ExitCode {
         (Some("demo"), _) => demo(&args[1..]),
         (Some("eval-real"), _) => eval_real::run(&args[1..]),
         (Some("bench-device"), _) => bench_device::run(),
+        (Some("capture"), _) => capture::run(&args[1..]),
+        (Some("monitor"), _) => match monitor::run(&args[1..]) {
+            Ok(0) => Ok(()),
+            Ok(status) => return ExitCode::from(u8::try_from(status).unwrap_or(1)),
+            Err(e) => Err(e),
+        },
         (Some("qemu"), _) => match run_qemu::run(&args[1..]) {
             Ok(0) => Ok(()),
             Ok(status) => return ExitCode::from(u8::try_from(status).unwrap_or(1)),
             Err(e) => Err(e),
         },
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench-device|eval-real|doctor>\n  test          run every test (host, no_std build, firmware in QEMU)\n  demo          train on a simulated machine and score it on the emulated device\n  bench-device  instructions per scored window and flash/RAM of the firmware\n  eval-real     train and evaluate on the real data sets of ../shared/data, print the table\n  doctor        check (and install) the firmware target, the components of rust-toolchain.toml and QEMU");
+            eprintln!("usage: cargo xtask <test|demo|bench-device|eval-real|capture|monitor|doctor>\n  test          run every test (host, no_std build, firmware in QEMU)\n  demo          train on a simulated machine and score it on the emulated device\n  bench-device  instructions per scored window and flash/RAM of the firmware\n  eval-real     train and evaluate on the real data sets of ../shared/data, print the table\n  capture       record training data from a board (nrf52840) or QEMU replaying a CSV\n  monitor       watch a device's decisions live and write them as a score CSV\n  doctor        check (and install) the firmware target, the components of rust-toolchain.toml and QEMU");
             return ExitCode::from(2);
         }
     };

@@ -1,4 +1,6 @@
-//! The hardware edge: a sample source, the logger, and what happens at the end.
+//! The hardware edge: a sample source, the logger, and what happens at the end. Shared by
+//! the scoring firmware (`main.rs`) and the capture firmware (`bin/capture.rs`), which each
+//! provide `crate::model::{C, SAMPLE_RATE_HZ}`.
 
 #[cfg(feature = "qemu")]
 mod qemu;
@@ -9,3 +11,15 @@ pub use qemu::{exit, Source, SourceError};
 mod nrf52840;
 #[cfg(feature = "nrf52840")]
 pub use nrf52840::{exit, Source, SourceError};
+
+/// Why a firmware stopped.
+// The capture firmware has no model to refuse.
+#[allow(dead_code)]
+pub enum Stop {
+    /// The sample source ran out (normal end of a replay).
+    EndOfStream,
+    /// The embedded model was refused.
+    Model(vae_core::Error),
+    /// The sample source failed.
+    Source(SourceError),
+}

@@ -6,13 +6,12 @@
 //! the trainer reads. A cell that is not a number counts as a non-finite sample.
 //! Exit status: 0 at the end of the stream, 1 model refused, 2 source error, 101 panic.
 
+use super::Stop;
 use crate::model::C;
-use crate::Stop;
 use core::ffi::CStr;
 use defmt_semihosting as _;
 use semihosting::fs::File;
 use semihosting::io::Read;
-use vae_core::model_file::ChannelNames;
 
 /// Longest CSV line accepted.
 const LINE: usize = 1024;
@@ -53,9 +52,9 @@ pub struct Source {
 }
 
 impl Source {
-    /// Opens the CSV named by the first program argument and maps the model's channels to
-    /// its columns.
-    pub fn open(names: ChannelNames<'static>) -> Result<Self, SourceError> {
+    /// Opens the CSV named by the first program argument and maps the channels, named in
+    /// order by `names`, to its columns.
+    pub fn open<'n>(names: impl Iterator<Item = &'n str>) -> Result<Self, SourceError> {
         let mut path = [0u8; 256];
         {
             let args = semihosting::experimental::env::args::<512>().map_err(|_| SourceError::NoPath)?;
@@ -108,6 +107,11 @@ impl Source {
             }
             return Ok(Some(sample));
         }
+    }
+
+    /// Samples lost so far: none, a replay waits for its reader.
+    pub fn dropped(&self) -> u32 {
+        0
     }
 
     /// The byte range of the next line in `buf` (without its line ending).

@@ -296,6 +296,11 @@ pub struct EvalArgs {
     /// Latent samples K (default: the model's).
     #[arg(long, value_parser = limits::samples)]
     pub samples: Option<u16>,
+    /// Evaluate the scores and decisions in this CSV (`vae-train score --out`, or the device's
+    /// log turned into one) instead of scoring with the model; the model still gives the
+    /// windows, channels and threshold. Rows are matched to windows by file and start_row.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kind", "samples"])]
+    pub scores: Option<PathBuf>,
     /// The model's training recordings (the files it was fitted on), for the PCA reference and
     /// the no-training reference's threshold (the model's quantile of its scores on them).
     #[arg(long, num_args = 1..)]

@@ -6,6 +6,8 @@
 //! LabelSource::load      -> recordings with a label per row (column, JSON windows, or files)
 //! evaluate(model, recs)  -> Evaluation: one EvalWindow per window, Metrics of the model,
 //!                           of flagging every window, of the no-training score and of PCA
+//! evaluate_given(..)     -> the same with the model's scores and decisions read from a
+//!                           score CSV (a device's log), not computed
 //! summary / report::write -> JSON, text, report.md + plots
 //! ```
 //!
@@ -23,6 +25,7 @@
 
 pub mod alarms;
 pub mod baselines;
+mod given;
 pub mod labels;
 pub mod metrics;
 pub mod period;
@@ -37,6 +40,7 @@ pub use report::FILES as REPORT_FILES;
 use crate::data::{self, Recording, Windows};
 use crate::error::Error;
 use crate::model::OwnedModel;
+use crate::pipeline::ScoresFile;
 use crate::scoring::{self, ScoredWindow};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -139,6 +143,57 @@ pub fn evaluate(
     config: ScoreConfig,
     train: Option<&[Recording]>,
 ) -> Result<Evaluation, Error> {
+    evaluate_from(model, recordings, Source::Model(config), train)
+}
+
+/// Evaluates what a device (or an earlier `vae-train score`) decided: as [`evaluate`], but
+/// the model's scores and decisions are read from `scores` instead of computed, so a
+/// device's log can be judged against labels offline. The model gives the windows, hop,
+/// channels, threshold and requested false-alarm rate; the labels and both references come
+/// from `recordings` as in [`evaluate`].
+///
+/// Each window (recording, start) takes the row of `scores` with the same `start_row` (the
+/// window's row in its file) and file: the row's `file` equal to the recording's path as
+/// given, else the only file of `scores` with the recording's file name, else, with one
+/// recording and one file in `scores`, that file. The score is `smoothed_score` when the
+/// file has it, else `score`; `nan` (or an `invalid` flag) is not scored, `inf` an overflow.
+/// The decision is the row's flag (`learning` is not an alarm); with no flag on any scored
+/// row (a model without threshold), F1, precision, recall and the alarm figures at the
+/// threshold are not reported. A window with no row is an error; rows matching no window
+/// are counted in a note. [`EvalWindow::outcome`] holds the file's score alone (the bound
+/// and reconstruction term `-score`, the KL 0), as the file has no more.
+pub fn evaluate_given(
+    model: &OwnedModel,
+    recordings: &[Recording],
+    scores: &ScoresFile,
+    train: Option<&[Recording]>,
+) -> Result<Evaluation, Error> {
+    evaluate_from(model, recordings, Source::Given(scores), train)
+}
+
+/// Where the model's scores and decisions come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Computed with the model and this score.
+    Model(ScoreConfig),
+    /// Read from a score CSV.
+    Given(&'a ScoresFile),
+}
+
+/// The model's verdict on one window: what [`EvalWindow`] takes from the model.
+struct Verdict {
+    outcome: Outcome,
+    score: Option<f32>,
+    decision: Decision,
+}
+
+/// [`evaluate`] and [`evaluate_given`].
+fn evaluate_from(
+    model: &OwnedModel,
+    recordings: &[Recording],
+    source: Source<'_>,
+    train: Option<&[Recording]>,
+) -> Result<Evaluation, Error> {
     let meta = &model.meta;
     for r in recordings {
         scoring::check_channels(model, r)?;
@@ -154,47 +209,87 @@ pub fn evaluate(
     let mut recs = recordings.to_vec();
     scoring::normalise(model, &mut recs);
     let mut notes = Vec::new();
-    let threshold = decision_threshold(model, config, &mut notes);
+    let config = match source {
+        Source::Model(config) => config,
+        Source::Given(file) => {
+            notes.push(format!(
+                "scores and decisions read from {}, not computed with the model",
+                file.path.display()
+            ));
+            meta.score
+        }
+    };
+    let mut threshold = decision_threshold(model, config, &mut notes);
     let train_windows = train.map(|t| training_windows(model, t)).transpose()?;
     let pca = train_windows.as_ref().and_then(|tw| pca_reference(model, tw, &mut notes));
     let reference = reference_threshold(model, train_windows.as_ref(), &mut notes)?;
-    let out = eval_windows(model, &recs, config, threshold, pca.as_ref())?;
+    let windows = data::windows_of(&recs, meta.window, meta.hop)?;
+    let verdicts = match source {
+        Source::Model(config) => model_verdicts(model, &windows, config, threshold)?,
+        Source::Given(file) => {
+            let v = given::verdicts(model, file, &recs, &windows, &mut notes)?;
+            if v.undecided && threshold.is_some() {
+                notes.push(format!(
+                    "{} holds no decision (empty anomalous column): F1, precision, recall and the alarm figures at the threshold are not reported",
+                    file.path.display()
+                ));
+                threshold = None;
+            }
+            v.verdicts
+        }
+    };
+    let out = eval_windows(&recs, &windows, verdicts, pca.as_ref())?;
     let mut e =
         summarise(model, config, threshold, &recs, out, pca.as_ref().map(baselines::Pca::components), notes);
     add_alarms(&mut e, model, &recs, reference)?;
     Ok(e)
 }
 
-/// Every window of `recs` (normalised) scored by the model and the references.
-fn eval_windows(
+/// The model's scores of `windows` with `config`, and its decisions at `threshold` by its
+/// alarm rule.
+fn model_verdicts(
     model: &OwnedModel,
-    recs: &[Recording],
+    windows: &Windows,
     config: ScoreConfig,
     threshold: Option<f32>,
-    pca: Option<&baselines::Pca>,
-) -> Result<Vec<EvalWindow>, Error> {
-    let windows = data::windows_of(recs, model.meta.window, model.meta.hop)?;
-    let labels = windows
-        .labels(recs)
-        .ok_or_else(|| Error::Input("a recording has no labels to evaluate against".into()))?;
-    let scored = scoring::score_windows(model, &windows, config)?;
+) -> Result<Vec<Verdict>, Error> {
+    let scored = scoring::score_windows(model, windows, config)?;
     let threshold_t = threshold.and_then(|t| Threshold::new(t).ok());
     let decisions = scoring::decisions(&scored, threshold_t, model.alarm)?;
     Ok(scored
         .iter()
+        .zip(decisions)
+        .map(|(s, decision)| Verdict { outcome: s.outcome, score: s.smoothed, decision })
+        .collect())
+}
+
+/// Every window of `recs` (normalised, cut into `windows`) with its label, the model's
+/// verdict and the references' scores.
+fn eval_windows(
+    recs: &[Recording],
+    windows: &Windows,
+    verdicts: Vec<Verdict>,
+    pca: Option<&baselines::Pca>,
+) -> Result<Vec<EvalWindow>, Error> {
+    let labels = windows
+        .labels(recs)
+        .ok_or_else(|| Error::Input("a recording has no labels to evaluate against".into()))?;
+    Ok(windows
+        .origin
+        .iter()
         .zip(&labels)
         .zip(windows.iter())
-        .zip(decisions)
-        .map(|(((s, &label), x), decision)| {
-            let valid = s.smoothed.is_some();
+        .zip(verdicts)
+        .map(|(((o, &label), x), v)| {
+            let valid = v.score.is_some();
             EvalWindow {
-                recording: s.recording,
-                start: s.start,
-                file_row: recs[s.recording].file_row(s.start),
+                recording: o.recording,
+                start: o.start,
+                file_row: recs[o.recording].file_row(o.start),
                 label,
-                outcome: s.outcome,
-                score: s.smoothed,
-                decision,
+                outcome: v.outcome,
+                score: v.score,
+                decision: v.decision,
                 no_training: if valid { baselines::no_training(x) } else { f32::NAN },
                 pca: pca.map(|p| if valid { p.error(x) } else { f32::NAN }),
             }
@@ -289,19 +384,25 @@ fn smoothed_scores(
             recording,
             index: start / hop,
             start,
-            outcome: if v.is_nan() {
-                Outcome::NonFinite { count: 1, first: 0 }
-            } else if v.is_finite() {
-                Outcome::Scored(WindowScore { score: v, bound: -v, recon: -v, kl: 0.0, top_channel: 0 })
-            } else {
-                Outcome::Overflow
-            },
+            outcome: outcome_of(v, 0),
             channel_nll: Vec::new(),
             smoothed: None,
         })
         .collect();
     scoring::smooth(model.meta.transform.smoothing, &mut out)?;
     Ok(out)
+}
+
+/// The outcome of a bare score `v` (NaN: not scored, `+inf`: overflowed) whose top channel
+/// is `top_channel`; the bound and reconstruction term are `-v`, the KL 0.
+fn outcome_of(v: f32, top_channel: usize) -> Outcome {
+    if v.is_nan() {
+        Outcome::NonFinite { count: 1, first: 0 }
+    } else if v.is_finite() {
+        Outcome::Scored(WindowScore { score: v, bound: -v, recon: -v, kl: 0.0, top_channel })
+    } else {
+        Outcome::Overflow
+    }
 }
 
 /// The alarm figures of the model at its threshold and of the no-training reference at

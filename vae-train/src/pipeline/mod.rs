@@ -9,6 +9,7 @@
 //! fitted.model.save(path)                                the file the firmware embeds
 //! score(&model, &mut recordings, ..) -> Vec<ScoredWindow> the device's engine on the host
 //! evaluate(&model, &labelled, ..)    -> Evaluation       metrics against labels
+//! evaluate_given(.., &read_scores(f)?, ..) -> Evaluation the same, on a device's decisions
 //! ```
 //!
 //! Files a run writes follow [`crate::output`]'s rules; [`FitFiles`] checks and locks those
@@ -20,13 +21,16 @@ mod fit;
 mod inspect;
 mod score;
 
-pub use crate::eval::{evaluate, Evaluation};
+pub use crate::eval::{evaluate, evaluate_given, Evaluation};
 pub use crate::frontend::Wandering;
 pub use auto::{fit_auto, AutoParts, Search};
 pub use files::FitFiles;
 pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
 pub use inspect::describe;
-pub use score::{decisions, score, scores_csv, threshold};
+pub use score::{
+    decisions, read_scores, score, score_rows, scores_csv, scores_header, threshold, Flag, ScoreRow,
+    ScoresFile,
+};
 
 /// Where a run's notes go (dropped rows, the front end chosen, the size of the run): one
 /// line each, ready to print. `&mut |_| {}` drops them.
