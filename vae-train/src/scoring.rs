@@ -334,7 +334,7 @@ pub fn normalise(model: &OwnedModel, recordings: &mut [Recording]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::{windows_of, Recording};
     use crate::model::{Layer, ModelMeta, Network};
@@ -342,8 +342,9 @@ mod tests {
     use vae_core::{Activation, Transform};
 
     /// A 2-channel model of windows of 2 samples, all weights zero, normalised with stds
-    /// below 1 (so `f32::MAX` divided by them overflows).
-    fn model(transform: Transform) -> OwnedModel {
+    /// below 1 (so `f32::MAX` divided by them overflows); threshold 50. Shared with the
+    /// score CSV's tests.
+    pub(crate) fn model(transform: Transform) -> OwnedModel {
         let (w, c, h) = (2usize, 2usize, 3usize);
         let x = transform.input_len(w, c);
         OwnedModel {

@@ -467,38 +467,14 @@ fn shorten(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Layer, ModelMeta, Network};
-    use vae_core::model_file::Calibration;
-    use vae_core::{Activation, Transform};
+    use vae_core::Transform;
 
-    /// A 2-channel model of windows of 2 samples (all weights zero, stds below 1 so that
-    /// `f32::MAX` overflows), smoothing `smoothing` windows.
+    /// The scoring tests' model smoothing `smoothing` windows, with threshold 5.
     fn model(smoothing: u16) -> OwnedModel {
-        let (w, h) = (2usize, 3usize);
-        let x = 4;
-        OwnedModel {
-            meta: ModelMeta {
-                name: "csv".into(),
-                seed: 0,
-                window: w,
-                hop: 1,
-                channels: vec!["a".into(), "b".into()],
-                norm_mean: vec![0.1, -0.2],
-                norm_std: vec![0.5, 0.25],
-                score: ScoreConfig::DETERMINISTIC,
-                transform: Transform { smoothing, ..Transform::Raw },
-            },
-            net: Network {
-                encoder: vec![Layer::zeros(x, h, Activation::Tanh)],
-                mu: Layer::zeros(h, 1, Activation::Identity),
-                log_var: Layer::zeros(h, 1, Activation::Identity),
-                decoder: vec![Layer::zeros(1, h, Activation::Tanh)],
-                mean: Layer::zeros(h, x, Activation::Identity),
-                decoder_log_var: vec![0.0; x],
-            },
-            thresholds: vec![Calibration { quantile: 0.995, threshold: 5.0 }],
-            alarm: vae_core::AlarmRule::STATIC,
-        }
+        let mut m = crate::scoring::tests::model(Transform { smoothing, ..Transform::Raw });
+        m.meta.name = "csv".into();
+        m.thresholds[0].threshold = 5.0;
+        m
     }
 
     /// `scores_csv` as it was written before [`ScoreRow`] existed, kept verbatim as the
