@@ -14,48 +14,22 @@
 mod bench;
 mod board;
 
-/// Sizes and types of the embedded model, derived from its header by build.rs.
+/// The embedded model: sizes, types and `detector()` derived from its file by build.rs
+/// (`vae_build`), and the board's sampling rate.
 #[allow(dead_code)]
 mod model {
-    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+    vae_core::include_model!();
+    include!(concat!(env!("OUT_DIR"), "/board.rs"));
 }
 
-// The critical-section implementation defmt needs comes from cortex-m.
 use board::Stop;
+// The critical-section implementation defmt needs comes from cortex-m.
 use cortex_m as _;
-use model::{Model, C, HD, HE, HOP, MACS, N, W, X, Z};
+use model::{C, HOP, MACS, W, X};
 use vae_core::alarm::{Alarm, Phase};
-use vae_core::detector::{Detector, Report, WindowModel};
+use vae_core::detector::Report;
 use vae_core::model_file::ChannelNames;
-use vae_core::{ModelFile, Outcome, Rng, ScoreConfig, Scratch};
-
-/// The embedded model. When its file says the score is deterministic (a constant of the
-/// build), the sampler's code is never referenced, which saves flash; its
-/// buffers are kept between windows, so that no window's score zeroes them first.
-struct Scorer(Model<'static>, Scratch<X, Z, H, C>);
-
-/// The hidden buffer of a deterministic score: the wider of the two last hidden layers.
-const H: usize = if HE > HD { HE } else { HD };
-
-/// The model reads raw windows: the front-end code is then not linked.
-const RAW: bool = matches!(model::TRANSFORM.features, vae_core::transform::Features::Raw);
-
-impl WindowModel<X> for Scorer {
-    fn score_window<const CC: usize>(
-        &mut self,
-        x: &[f32; X],
-        config: ScoreConfig,
-        seed: u64,
-        stream: u64,
-    ) -> Outcome {
-        const { assert!(CC == C, "the detector scores windows of the model's channels") };
-        if model::DETERMINISTIC {
-            self.0.score_deterministic_in::<C, H>(x, &mut self.1)
-        } else {
-            self.0.score::<CC>(x, config, &mut Rng::for_stream(seed, stream))
-        }
-    }
-}
+use vae_core::Outcome;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -73,35 +47,12 @@ fn main() -> ! {
 
 /// Scores until the source ends (`Ok`) or something fails.
 fn run() -> Result<(), Stop> {
-    let file = ModelFile::parse(&model::MODEL_FILE.0).map_err(Stop::Model)?;
+    let file = model::file().map_err(Stop::Model)?;
     let header = file.header();
-    let vae: Model<'static> = file.vae().map_err(Stop::Model)?;
-    let normalizer = file.normalizer::<C>().map_err(Stop::Model)?;
-    let threshold = header
-        .threshold()
-        .ok_or(Stop::Model(vae_core::Error::InvalidField { field: "threshold count", found: 0 }))?;
-    let config = header.score;
-    // The sizes and the transform were compiled from the model file the build was given;
-    // bytes in flash that say otherwise are not this build's model.
-    if header.transform != model::TRANSFORM {
-        return Err(Stop::Model(vae_core::Error::InvalidField {
-            field: "transform (not this build's)",
-            found: header.transform.code().into(),
-        }));
-    }
-    // The model file's transform (front end, wandering levels, smoothing) runs on the device
-    // exactly as on the host.
-    let mut detector: Detector<Scorer, C, W, N, X> = Detector::with_transform(
-        Scorer(vae, Scratch::new()),
-        normalizer,
-        HOP,
-        model::TRANSFORM,
-        threshold,
-        config,
-        header.seed,
-    )
-    .and_then(|d| d.with_alarm(header.alarm))
-    .map_err(Stop::Model)?;
+    // Every setting of the file (normalisation, hop, transform, smoothing, threshold, alarm
+    // rule, score, seed), checked against the sizes and transform this image was built for.
+    let mut detector = model::detector_of(&file).map_err(Stop::Model)?;
+    let (config, threshold) = (header.score, detector.threshold().value());
     defmt::info!(
         "model {=str}: X={=usize} C={=usize} W={=usize} hop={=usize} macs={=usize} score={} K={=u16} threshold={=f32}",
         header.name,
@@ -112,7 +63,7 @@ fn run() -> Result<(), Stop> {
         MACS,
         config.kind(),
         config.samples(),
-        threshold.value()
+        threshold
     );
     let rule = header.alarm;
     defmt::info!(
@@ -128,7 +79,7 @@ fn run() -> Result<(), Stop> {
             let before = (detector.alarm().phase(), detector.alarm().threshold());
             #[cfg(feature = "bench")]
             bench::bench_begin();
-            let report = if RAW { detector.score_raw(window) } else { detector.score(window) };
+            let report = detector.score(window);
             #[cfg(feature = "bench")]
             bench::bench_end();
             log(&report, header.channel_names(), model::TRANSFORM.smoothing > 1);

@@ -106,6 +106,29 @@ impl Build {
     }
 }
 
+/// Builds the stand-alone firmware template (`firmware/template`: its own workspace, lock
+/// file and `.cargo/config.toml`, as a user's firmware has) with `model` embedded
+/// (`VAE_MODEL`), into `target_dir`; returns the ELF.
+pub fn build_template(model: &Path, target_dir: &Path) -> Result<PathBuf, Error> {
+    let dir = workspace_root().join("firmware").join("template");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        // Cargo reads `.cargo/config.toml` from the directory it runs in.
+        .current_dir(&dir)
+        .args(["build", "-q", "--release", "--locked", "--target-dir"])
+        .arg(target_dir)
+        .env("VAE_MODEL", model)
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|source| Error::Spawn { command: "cargo".into(), source })?;
+    if !out.status.success() {
+        return Err(Error::Build {
+            status: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(target_dir.join("thumbv7em-none-eabihf").join("release").join("vae-firmware-template"))
+}
+
 /// What a QEMU run produced.
 #[derive(Clone, Debug)]
 pub struct Run {
@@ -134,15 +157,22 @@ pub fn qemu_command(elf: &Path, args: &[&str]) -> Command {
 
 /// Runs `elf` in QEMU with `args`, waits at most `timeout`, and decodes its defmt log.
 pub fn run(elf: &Path, args: &[&str], timeout: Duration) -> Result<Run, Error> {
-    let mut child = qemu_command(elf, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            command: "qemu-system-arm (install the Debian package qemu-system-arm)".into(),
-            source,
-        })?;
+    run_in(elf, args, None, timeout)
+}
+
+/// [`run`] with QEMU started in `dir` (where relative semihosting paths resolve).
+pub fn run_in(elf: &Path, args: &[&str], dir: Option<&Path>, timeout: Duration) -> Result<Run, Error> {
+    let mut cmd = qemu_command(elf, args);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().map_err(
+            |source| Error::Spawn {
+                command: "qemu-system-arm (install the Debian package qemu-system-arm)".into(),
+                source,
+            },
+        )?;
     let mut stdout = child.stdout.take().ok_or_else(|| Error::Spawn {
         command: "qemu-system-arm".into(),
         source: std::io::Error::other("no stdout"),

@@ -113,6 +113,9 @@ fn a_bad_model_in_flash_is_refused_at_boot_not_scored_and_no_panic() {
     // Same sizes, another smoothing: the front end compiled into the image differs.
     let mut retransformed = m.clone();
     retransformed.meta.transform.smoothing = m.meta.transform.smoothing % 4 + 2;
+    // Same sizes and transform, a sampled score: the image was built without the sampler.
+    let mut rescored = m.clone();
+    rescored.meta.score = vae_core::ScoreConfig::new(vae_core::ScoreKind::Iwae, 4).unwrap();
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 0x01;
 
@@ -123,6 +126,7 @@ fn a_bad_model_in_flash_is_refused_at_boot_not_scored_and_no_panic() {
         ("mismatched", std::fs::read(&other).unwrap(), "LayerShape"),
         ("uncalibrated", uncalibrated.to_bytes().unwrap(), "threshold count"),
         ("retransformed", retransformed.to_bytes().unwrap(), "transform"),
+        ("rescored", rescored.to_bytes().unwrap(), "score kind"),
     ];
     for (name, bytes, expected) in cases {
         let bad = dir.path().join(format!("{name}.vaem"));

@@ -5,10 +5,17 @@
 //! from `Rng::for_stream(seed, k)`, so a sampled score equals the one the host computes for
 //! the same window of the recording; the transform and the smoothing are the same code on
 //! both sides.
+//!
+//! A detector is built from every setting its model file records ([`Settings::of`],
+//! [`Detector::from_file`]): front end, wandering levels, smoothing, hop, normalisation,
+//! threshold, alarm rule, score kind and seed. There is no constructor that leaves one out,
+//! so a firmware cannot silently decide differently from the host. A firmware embeds its
+//! model with [`crate::include_model!`], whose `detector()` is the one call.
 
 use crate::alarm::{Alarm, AlarmRule};
 use crate::dense::Layers;
 use crate::error::Error;
+use crate::model_file::ModelFile;
 use crate::normalize::Normalizer;
 use crate::rng::Rng;
 use crate::score::{Decision, Outcome, ScoreConfig};
@@ -17,10 +24,19 @@ use crate::transform::{Features, Smoother, Transform};
 use crate::vae::Vae;
 use crate::windower::Windower;
 
-/// A model that scores windows of `X` values; implemented by [`Vae`]. Scoring takes
-/// `&mut self` so that an implementation can keep its buffers between windows (see
-/// [`Scratch`](crate::Scratch)).
+/// A model that scores windows of `X` values; implemented by [`Vae`] and by the embedded
+/// model of a firmware ([`crate::embedded::Embedded`]). Scoring takes `&mut self` so that an
+/// implementation can keep its buffers between windows (see [`Scratch`](crate::Scratch)).
 pub trait WindowModel<const X: usize> {
+    /// The transform the model was built for, when it is a constant of the build (an
+    /// embedded model): the detector refuses settings with another one, and the code of the
+    /// front ends it does not use is not linked. `None`: any transform of the right width.
+    const TRANSFORM: Option<Transform> = None;
+
+    /// Whether the model scores by sampling, when that is a constant of the build (the
+    /// sampler is then linked or not): the detector refuses settings of the other kind.
+    const SAMPLED: Option<bool> = None;
+
     /// Scores one window of `C` channels; a sampled score draws its noise from
     /// `Rng::for_stream(seed, stream)`, created only when it is needed.
     fn score_window<const C: usize>(
@@ -98,8 +114,69 @@ pub struct Counters {
     pub invalid: u64,
 }
 
+/// Every setting a detector decides with, as its model file records them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings<const C: usize> {
+    /// The training statistics each sample is normalised with.
+    pub normalizer: Normalizer<C>,
+    /// Samples between the starts of consecutive windows.
+    pub hop: usize,
+    /// Front end, wandering levels and smoothing.
+    pub transform: Transform,
+    /// The calibrated threshold (the alarm rule may learn its own after boot).
+    pub threshold: Threshold,
+    /// On-device learning and re-learning of the threshold (see [`crate::alarm`]).
+    pub alarm: AlarmRule,
+    /// The score: kind and latent samples.
+    pub config: ScoreConfig,
+    /// Seed of the noise of sampled scores (window `k` uses `Rng::for_stream(seed, k)`).
+    pub seed: u64,
+}
+
+impl<const C: usize> Settings<C> {
+    /// The settings `file` records; fails when it has no calibrated threshold or not `C`
+    /// channels.
+    pub fn of(file: &ModelFile<'_>) -> Result<Self, Error> {
+        let h = file.header();
+        Ok(Self {
+            normalizer: file.normalizer::<C>()?,
+            hop: h.hop,
+            transform: h.transform,
+            threshold: h.threshold().ok_or(Error::InvalidField { field: "threshold count", found: 0 })?,
+            alarm: h.alarm,
+            config: h.score,
+            seed: h.seed,
+        })
+    }
+}
+
 /// Samples of `C` channels in, windows of `W` samples (`N = W * C` values) out, turned into
 /// `X` network inputs by the model's [`Transform`], scored, smoothed and decided.
+///
+/// ```
+/// use vae_core::{Aligned, Decision, Dense, Detector, ModelFile, Vae};
+///
+/// static BYTES: &Aligned<[u8]> =
+///     &Aligned(*include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/start-here.vaem")));
+/// type Model = Vae<'static, Dense<'static, 32, 8>, Dense<'static, 2, 8>, 32, 8, 2, 8>;
+/// let file = ModelFile::parse(&BYTES.0)?;
+/// let mut d: Detector<Model, 2, 16, 32, 32> = Detector::from_file(file.vae()?, &file)?;
+///
+/// // Windows of 16 samples every 4: the first after 16 samples, then one per 4.
+/// let mut reports = Vec::new();
+/// for t in 0..24 {
+///     let level = if t == 20 { f32::NAN } else { 1.0 }; // a failed reading
+///     if let Some(w) = d.push([(t as f32 * 0.4).sin(), level]) {
+///         reports.push(d.score(w));
+///     }
+/// }
+/// assert_eq!(reports.iter().map(|r| r.window.start).collect::<Vec<_>>(), [0, 4, 8]);
+/// // The window holding the NaN (samples 8 to 23) is not scored, and nothing panics.
+/// assert_eq!(reports[2].decision, Decision::Invalid);
+/// assert!(reports[..2].iter().all(|r| r.score.is_some() && r.decision != Decision::Invalid));
+/// assert_eq!(d.counters().non_finite_values, 1);
+/// # Ok::<(), vae_core::Error>(())
+/// ```
 pub struct Detector<M, const C: usize, const W: usize, const N: usize, const X: usize> {
     model: M,
     normalizer: Normalizer<C>,
@@ -120,33 +197,36 @@ pub struct Detector<M, const C: usize, const W: usize, const N: usize, const X: 
 impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X: usize>
     Detector<M, C, W, N, X>
 {
-    /// A detector of raw windows ([`Transform::Raw`], `X = N`) scoring with `config`,
-    /// deciding with `threshold`, drawing noise for window `k` from
-    /// `Rng::for_stream(seed, k)`. See [`Detector::with_transform`] for other front ends.
-    pub fn new(
-        model: M,
-        normalizer: Normalizer<C>,
-        hop: usize,
-        threshold: Threshold,
-        config: ScoreConfig,
-        seed: u64,
-    ) -> Result<Self, Error> {
-        Self::with_transform(model, normalizer, hop, Transform::Raw, threshold, config, seed)
+    /// The detector of `model` with the settings of the model file it was read from.
+    pub fn from_file(model: M, file: &ModelFile<'_>) -> Result<Self, Error> {
+        Self::new(model, Settings::of(file)?)
     }
 
-    /// A detector whose windows go through `transform` (the model file's: front end,
-    /// wandering levels, smoothing) before the model. Fails, naming the sizes, when the
-    /// transform does not turn windows of `W` samples of `C` channels into `X` inputs.
-    pub fn with_transform(
-        model: M,
-        normalizer: Normalizer<C>,
-        hop: usize,
-        transform: Transform,
-        threshold: Threshold,
-        config: ScoreConfig,
-        seed: u64,
-    ) -> Result<Self, Error> {
+    /// The detector of `model` deciding with `settings`. Fails, naming the sizes, when the
+    /// transform does not turn windows of `W` samples of `C` channels into `X` inputs, and
+    /// when the model was built for another transform or score kind
+    /// ([`WindowModel::TRANSFORM`], [`WindowModel::SAMPLED`]).
+    pub fn new(model: M, settings: Settings<C>) -> Result<Self, Error> {
         const { assert!(N == W * C, "the window buffer must hold W samples of C channels") };
+        let Settings { normalizer, hop, transform, threshold, alarm, config, seed } = settings;
+        // A transform fixed at build time continues as that constant, so that its checks
+        // fold away.
+        let transform = match M::TRANSFORM {
+            Some(t) if t != transform => {
+                return Err(Error::InvalidField {
+                    field: "transform (not this build's)",
+                    found: transform.code().into(),
+                })
+            }
+            Some(t) => t,
+            None => transform,
+        };
+        if M::SAMPLED.is_some_and(|s| s != config.kind().is_sampled()) {
+            return Err(Error::InvalidField {
+                field: "score kind (not this build's)",
+                found: config.kind() as u64,
+            });
+        }
         check_width::<C, W, X>(&transform)?;
         Ok(Self {
             model,
@@ -155,20 +235,13 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
             transform,
             smoother: Smoother::new(transform.smoothing)?,
             threshold,
-            alarm: Alarm::new(AlarmRule::STATIC, threshold)?,
+            alarm: Alarm::new(alarm, threshold)?,
             config,
             seed,
             next_index: 0,
             counters: Counters::default(),
             samples: [0.0; N],
         })
-    }
-
-    /// The detector with the model file's alarm rule (on-device learning and re-learning,
-    /// see [`crate::alarm`]) instead of the static threshold it was built with.
-    pub fn with_alarm(mut self, rule: AlarmRule) -> Result<Self, Error> {
-        self.alarm = Alarm::new(rule, self.threshold)?;
-        Ok(self)
     }
 
     /// Adds one raw sample (all channels of one instant). Returns a window when one is
@@ -188,34 +261,30 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
     pub fn score(&mut self, window: ReadyWindow) -> Report {
         self.windower.window(&mut self.samples);
         let (seed, stream) = (self.seed, window.index);
+        // A transform fixed at build time is a constant here: the front ends it does not use
+        // fold away (a raw model links no front-end code at all).
+        let transform = match M::TRANSFORM {
+            Some(t) => t,
+            None => self.transform,
+        };
         let samples = &self.samples;
-        let outcome = match (self.transform.features, samples.first_chunk::<X>()) {
+        let outcome = match (transform.features, samples.first_chunk::<X>()) {
             // Raw windows are the network input itself: no copy, and the scorer reports
             // NaN/Inf exactly as the transform would.
             (Features::Raw, Some(x)) => self.model.score_window::<C>(x, self.config, seed, stream),
+            // Checked at construction (X = N for raw windows); unscored rather than a panic.
+            (Features::Raw, None) => Outcome::NonFinite { count: 0, first: 0 },
             _ => {
                 let mut x = [0.0f32; X];
                 let mut scratch = [0.0f32; W];
                 // The sizes were checked when the transform was set, so `apply` cannot fail;
                 // were it to, the window is reported unscored rather than scored on garbage.
-                match self.transform.apply(samples, C, &mut x, &mut scratch) {
+                match transform.apply(samples, C, &mut x, &mut scratch) {
                     Ok(None) => self.model.score_window::<C>(&x, self.config, seed, stream),
                     Ok(Some(skip)) => skip,
                     Err(_) => Outcome::NonFinite { count: 0, first: 0 },
                 }
             }
-        };
-        self.decide(window, outcome)
-    }
-
-    /// [`Detector::score`] for a detector of raw windows, without the front-end code: a
-    /// firmware whose model has no front end (a constant of its build) links less. A
-    /// detector with a front end gets every window reported unscored.
-    pub fn score_raw(&mut self, window: ReadyWindow) -> Report {
-        self.windower.window(&mut self.samples);
-        let outcome = match (self.transform.features, self.samples.first_chunk::<X>()) {
-            (Features::Raw, Some(x)) => self.model.score_window::<C>(x, self.config, self.seed, window.index),
-            _ => Outcome::NonFinite { count: 0, first: 0 },
         };
         self.decide(window, outcome)
     }
@@ -294,6 +363,19 @@ mod tests {
     const B4: [f32; 4] = [0.0; 4];
     const S: [f32; 4] = [0.0; 4];
 
+    /// Hop 1, the static threshold `t`, the deterministic score.
+    fn settings(normalizer: Normalizer<2>, transform: Transform, t: Threshold) -> Settings<2> {
+        Settings {
+            normalizer,
+            hop: 1,
+            transform,
+            threshold: t,
+            alarm: AlarmRule::STATIC,
+            config: ScoreConfig::DETERMINISTIC,
+            seed: 0,
+        }
+    }
+
     /// A 4-2-1 model: windows of 2 samples of 2 channels.
     fn tiny_vae() -> impl WindowModel<4> {
         let enc: Encoder<'static, _, 4, 2, 1> = Encoder::new(
@@ -325,16 +407,8 @@ mod tests {
         ] {
             let norm = Normalizer::new([0.1, -0.2], [0.5, 0.25]).unwrap();
             let t = Threshold::new(10.0).unwrap();
-            let mut d: Detector<_, 2, 2, 4, 4> = Detector::with_transform(
-                tiny_vae(),
-                norm,
-                1,
-                Transform::new(features),
-                t,
-                ScoreConfig::DETERMINISTIC,
-                0,
-            )
-            .unwrap();
+            let mut d: Detector<_, 2, 2, 4, 4> =
+                Detector::new(tiny_vae(), settings(norm, Transform::new(features), t)).unwrap();
             let mut reports = heapless::Vec::<Report, 8>::new();
             for s in [[0.0, 0.0], [spike, 0.0], [0.0, spike], [0.0, 0.0], [0.1, 0.0]] {
                 if let Some(w) = d.push(s) {
@@ -362,8 +436,7 @@ mod tests {
         let vae = tiny_vae();
         let norm = Normalizer::new([0.0, 0.0], [1.0, 1.0]).unwrap();
         let t = Threshold::new(10.0).unwrap();
-        let mut d: Detector<_, 2, 2, 4, 4> =
-            Detector::new(vae, norm, 1, t, ScoreConfig::DETERMINISTIC, 0).unwrap();
+        let mut d: Detector<_, 2, 2, 4, 4> = Detector::new(vae, settings(norm, Transform::Raw, t)).unwrap();
         let samples = [[0.0, 0.0], [0.1, 0.0], [f32::NAN, 0.0], [0.0, 0.1], [0.0, 0.0], [50.0, -50.0]];
         let mut decisions = heapless::Vec::<Decision, 8>::new();
         for s in samples {

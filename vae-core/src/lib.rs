@@ -4,6 +4,68 @@
 //! microcontrollers: a window of sensor samples goes in, a bound on its log-density comes
 //! out, and a window unlike the training data gets a high anomaly score.
 //!
+//! ## Start here
+//!
+//! `vae-train fit` writes a model file; a firmware embeds it and decides on its sensor's
+//! windows exactly as the host does. In a firmware (the complete crate is
+//! `firmware/template` in the repository), `build.rs` is one line, `vae_build::embed("model.vaem")`,
+//! and the model's sizes, layer types and `detector()` come from the file:
+//!
+//! ```ignore
+//! vae_core::include_model!(mod model);
+//!
+//! let mut detector = model::detector()?;            // every setting the file records
+//! loop {
+//!     let sample: [f32; model::C] = read_sensor();   // channels in model::CHANNELS order
+//!     if let Some(window) = detector.push(sample) {
+//!         let report = detector.score(window);       // score, smoothed score, decision
+//!     }
+//! }
+//! ```
+//!
+//! The same path by hand, on a small model trained on a sine (`vibration`) and a steady
+//! `level` (windows of 16 samples, hop 4, decisions on the mean score of 2 windows):
+//!
+//! ```
+//! use vae_core::{Aligned, Decision, Dense, Detector, ModelFile, Vae};
+//!
+//! // The model file, 4-byte aligned (in a firmware: `MODEL_FILE`, in flash).
+//! static MODEL: &Aligned<[u8]> =
+//!     &Aligned(*include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/start-here.vaem")));
+//! // Its sizes and layer types: `include_model!` writes these from the file.
+//! const C: usize = 2; // channels
+//! const W: usize = 16; // samples per window
+//! const X: usize = W * C; // network input (raw windows)
+//! type Model = Vae<'static, Dense<'static, X, 8>, Dense<'static, 2, 8>, X, 8, 2, 8>;
+//!
+//! let file = ModelFile::parse(&MODEL.0)?; // CRC, every field and parameter
+//! assert_eq!(file.header().channel_names().collect::<Vec<_>>(), ["vibration", "level"]);
+//! let vae: Model = file.vae()?; // the sizes are checked against the type
+//! // Normalisation, hop, front end, smoothing, threshold, alarm rule, score and seed: all
+//! // from the file.
+//! let mut detector: Detector<Model, C, W, { W * C }, X> = Detector::from_file(vae, &file)?;
+//!
+//! let mut decisions = Vec::new();
+//! for t in 0..400 {
+//!     let phase = 2.0 * core::f32::consts::PI * t as f32 / 16.0;
+//!     // From sample 200 on, the level drops to 0.6: a fault.
+//!     let sample = [phase.sin(), if t < 200 { 1.0 } else { 0.6 }];
+//!     if let Some(window) = detector.push(sample) {
+//!         let report = detector.score(window);
+//!         decisions.push((report.window.start, report.decision));
+//!     }
+//! }
+//! // Normal while the machine is, anomalous once every window holds the fault.
+//! assert!(decisions.iter().all(|&(start, d)| (start >= 200) == (d == Decision::Anomalous) || (185..200).contains(&start)));
+//! assert_eq!(detector.counters().anomalous, decisions.iter().filter(|(_, d)| *d == Decision::Anomalous).count() as u64);
+//! # Ok::<(), vae_core::Error>(())
+//! ```
+//!
+//! Scores are in nats: minus the bound on log p(x), so higher is more anomalous; they can
+//! be negative (a density above 1), and only their comparison with the calibrated
+//! [`Threshold`] matters. NaN/Inf samples are counted and their windows reported
+//! [`Decision::Invalid`], never scored and never a panic.
+//!
 //! The data path, one module per step:
 //!
 //! samples → [`Windower`] → [`Normalizer`] → [`Encoder`] → [`Posterior`] (mu, log-variance)
@@ -76,6 +138,7 @@ pub mod decoder;
 pub mod dense;
 pub mod detector;
 pub mod dynamic;
+pub mod embedded;
 pub mod encoder;
 pub mod error;
 pub mod gaussian;

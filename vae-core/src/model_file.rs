@@ -269,6 +269,25 @@ fn field(name: &'static str, value: u64) -> Error {
 }
 
 /// A parsed, fully validated model file borrowing its bytes.
+///
+/// ```
+/// use vae_core::{Aligned, Error, ModelFile};
+///
+/// static BYTES: &Aligned<[u8]> =
+///     &Aligned(*include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/start-here.vaem")));
+/// let file = ModelFile::parse(&BYTES.0)?;
+/// let h = file.header();
+/// assert_eq!((h.channels, h.window, h.hop, h.transform.smoothing), (2, 16, 4, 2));
+/// assert!(h.threshold().is_some());
+///
+/// // One flipped bit anywhere is refused by the CRC, never half-loaded.
+/// let mut bad = [0u32; 1024];
+/// let bad = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut bad)[..BYTES.0.len()];
+/// bad.copy_from_slice(&BYTES.0);
+/// bad[100] ^= 1;
+/// assert!(matches!(ModelFile::parse(bad), Err(Error::Checksum { .. })));
+/// # Ok::<(), vae_core::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ModelFile<'a> {
     header: Header<'a>,

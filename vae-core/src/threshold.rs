@@ -4,6 +4,30 @@
 use crate::error::Error;
 
 /// Windows whose anomaly score exceeds the threshold are anomalous.
+///
+/// Scores are in nats: minus a bound on the window's log-density log p(x) under the model
+/// (see [`crate::score`]), so a higher score is a less likely window. They can be negative
+/// (a density above 1, common for smooth signals normalised to unit spread) and their scale
+/// depends on the window size and front end, so a threshold is only meaningful for the model
+/// it was calibrated with. `vae-train fit` calibrates it on held-out normal windows: by
+/// default the empirical quantile `1 - a` of their (smoothed) scores for the false-alarm rate
+/// `a` the user accepts (`--false-alarm-rate`, 0.005); `--threshold-rule cantelli` takes
+/// Cantelli's bound instead (mean + sqrt((1 - a) / a) standard deviations, which holds for any
+/// score distribution), `auto` the bound where there are too few windows for the quantile.
+/// The model file records the threshold with its quantile. On the device, the alarm rule may learn its own level
+/// after boot ([`crate::alarm`]).
+///
+/// ```
+/// use vae_core::Threshold;
+///
+/// // Scores of normal windows (nats; negative ones are fine).
+/// let mut normal = [-3.5f32, -1.0, 0.25, 2.0, 4.5, 1.5, -0.5, 3.0];
+/// let t = Threshold::from_quantile(&mut normal, 0.9)?;
+/// assert!(t.value() > 3.0 && t.value() < 4.5);
+/// assert!(t.is_exceeded(12.0) && !t.is_exceeded(-2.0));
+/// assert!(Threshold::new(f32::NAN).is_err());
+/// # Ok::<(), vae_core::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Threshold {

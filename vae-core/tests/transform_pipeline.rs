@@ -3,7 +3,7 @@
 //! by window, exactly what the host computes from the same file (`Transform::apply`,
 //! `DynVae`, `Smoother`).
 
-use vae_core::detector::Detector;
+use vae_core::detector::{Detector, Settings};
 use vae_core::model_file::{self, Calibration, ModelDesc};
 use vae_core::transform::{Features, Smoother, Transform};
 use vae_core::{
@@ -170,26 +170,12 @@ fn the_device_detector_equals_the_host_path_window_by_window() {
         let f = ModelFile::parse(bytes(&words)).unwrap();
         let h = f.header();
         let typed: vae_core::Vae<'_, Dense<'_, X, H>, Dense<'_, Z, H>, X, H, Z, H> = f.vae().unwrap();
-        let threshold = h.threshold().unwrap();
-        let mut det: Detector<_, C, W, N, X> = Detector::with_transform(
-            typed,
-            f.normalizer::<C>().unwrap(),
-            h.hop,
-            h.transform,
-            threshold,
-            h.score,
-            h.seed,
-        )
-        .unwrap();
-        // A raw detector of these sizes is refused: raw windows of 4 x 2 are 8 inputs.
-        let raw: Result<Detector<_, C, W, N, X>, _> = Detector::new(
-            f.vae::<Dense<'_, X, H>, Dense<'_, Z, H>, X, H, Z, H>().unwrap(),
-            f.normalizer::<C>().unwrap(),
-            1,
-            threshold,
-            h.score,
-            0,
-        );
+        // Every setting comes from the file.
+        let mut det: Detector<_, C, W, N, X> = Detector::from_file(typed, &f).unwrap();
+        // The same settings with raw windows are refused: raw windows of 4 x 2 are 8 inputs.
+        let raw_settings = Settings { transform: Transform::Raw, ..Settings::of(&f).unwrap() };
+        let raw: Result<Detector<_, C, W, N, X>, _> =
+            Detector::new(f.vae::<Dense<'_, X, H>, Dense<'_, Z, H>, X, H, Z, H>().unwrap(), raw_settings);
         assert!(matches!(raw, Err(Error::SizeMismatch { expected: 8, found: 4, .. })));
 
         // The host: the same file through the run-time-sized model.

@@ -166,7 +166,11 @@ fn plots_section(md: &mut String, e: &Evaluation, dir: &Path) {
     let _ = writeln!(md, "\n## Plots\n");
     type Plot = fn(&Evaluation, &Path) -> Result<(), String>;
     let plots: [(&str, &str, Plot); 3] = [
-        ("scores.png", "Score over time, threshold, labelled anomalies shaded", plots::score_over_time),
+        (
+            "scores.png",
+            "Score over the rows of each recording, threshold, labelled anomalies shaded",
+            plots::score_over_time,
+        ),
         ("histogram.png", "Scores of normal and anomalous windows", plots::histograms),
         ("roc.png", "ROC curves", plots::roc),
     ];
