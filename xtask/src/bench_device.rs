@@ -118,8 +118,9 @@ fn main_frame(elf: &Path) -> Result<u64, String> {
     Ok(frame)
 }
 
-/// Instructions per scored window (mean over the windows of `csv`).
-fn count(elf: &Path, csv: &Path) -> Result<(f64, u64), String> {
+/// Per scored window (mean over the windows of `csv`): instructions and estimated Cortex-M4F
+/// cycles.
+fn count(elf: &Path, csv: &Path) -> Result<(f64, f64), String> {
     let tools = qemu::workspace_root().join("..").join("shared").join("tools").join("qemu-insn-count");
     let build = qemu::workspace_root().join("target").join("qemu-insn-count");
     let out = Command::new("sh")
@@ -149,11 +150,14 @@ fn count(elf: &Path, csv: &Path) -> Result<(f64, u64), String> {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
-    let (windows, sum) = (num("windows:"), num("window sum:"));
+    let (windows, sum, cycles) = (num("windows:"), num("window sum:"), num("window cycles:"));
     if windows == 0 {
         return Err("no window was scored".into());
     }
-    Ok((sum as f64 / windows as f64, windows))
+    if cycles == 0 {
+        return Err(format!("the plugin printed no cycle estimate (an old qemu-insn-count?): {line}"));
+    }
+    Ok((sum as f64 / windows as f64, cycles as f64 / windows as f64))
 }
 
 fn vae_train(args: &[&str]) -> Result<(), String> {
@@ -162,6 +166,9 @@ fn vae_train(args: &[&str]) -> Result<(), String> {
     let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&full).map_err(|e| e.to_string())?;
     vae_train::cli::run(cli).map_err(|e| e.to_string())
 }
+
+/// The nRF52840's core clock, Hz.
+const NRF_HZ: f64 = 64e6;
 
 /// `cargo xtask bench-device`.
 pub fn run() -> Result<(), String> {
@@ -198,11 +205,15 @@ pub fn run() -> Result<(), String> {
     }
     let csv = data.join("test.csv");
     println!(
-        "\n{:<40} {:>6} {:>13} {:>10} {:>22} {:>22} {:>11}",
+        "\n{:<40} {:>6} {:>13} {:>10} {:>14} {:>10} {:>13} {:>14} {:>22} {:>22} {:>11}",
         "model",
         "MACs",
         "instr/window",
         "instr/MAC",
+        "cycles/window",
+        "cycles/MAC",
+        "µs at 64 MHz",
+        "max rate (Hz)",
         "flash qemu / nrf52840",
         "static RAM qemu / nrf",
         "main stack"
@@ -217,15 +228,15 @@ pub fn run() -> Result<(), String> {
         }
         .run("firmware")
         .map_err(|e| e.to_string())?;
-        let (per_window, _) = count(&bench, &csv)?;
-        let macs = vae_train::OwnedModel::load(
+        let (per_window, cycles) = count(&bench, &csv)?;
+        let loaded = vae_train::OwnedModel::load(
             &model.clone().unwrap_or_else(|| qemu::workspace_root().join("firmware/models/default.vaem")),
         )
-        .map_err(|e| e.to_string())?
-        .net
-        .layers()
-        .map(|l| l.inputs * l.outputs)
-        .sum::<usize>();
+        .map_err(|e| e.to_string())?;
+        let macs = loaded.net.layers().map(|l| l.inputs * l.outputs).sum::<usize>();
+        // One window is scored every `hop` samples: the scoring keeps up while a hop's worth
+        // of sampling periods holds the window's cycles.
+        let max_rate = NRF_HZ * loaded.meta.hop as f64 / cycles;
         let qemu_elf = qemu::Build { model: model.clone(), target_dir: target.clone(), ..Default::default() }
             .run("firmware")
             .map_err(|e| e.to_string())?;
@@ -241,16 +252,20 @@ pub fn run() -> Result<(), String> {
         let (nf, nr) = sizes(&nrf)?;
         let stack = main_frame(&nrf)?;
         println!(
-            "{:<40} {:>6} {:>13.0} {:>10.2} {:>22} {:>22} {:>11}",
+            "{:<40} {:>6} {:>13.0} {:>10.2} {:>14.0} {:>10.2} {:>13.0} {:>14.0} {:>22} {:>22} {:>11}",
             name,
             macs,
             per_window,
             per_window / macs as f64,
+            cycles,
+            cycles / macs as f64,
+            cycles / NRF_HZ * 1e6,
+            max_rate,
             format!("{qf} / {nf} B"),
             format!("{qr} / {nr} B"),
             format!("{stack} B")
         );
     }
-    println!("\n(instructions counted under QEMU mps2-an386 between bench_begin and bench_end, i.e. one scored window: window copy, finite check, encoder, decoder, likelihood, KL, decision; main stack: the nRF52840 image's main frame)");
+    println!("\n(instructions counted under QEMU mps2-an386 between bench_begin and bench_end, i.e. one scored window: window copy, finite check, front end, encoder, decoder, likelihood, KL, smoothing, decision; cycles: the shared tool's Cortex-M4F estimate from the Technical Reference Manual's timings, zero wait states; µs and max rate at the nRF52840's 64 MHz, the rate the scoring alone keeps up with, one window every hop samples; main stack: the nRF52840 image's main frame)");
     Ok(())
 }
