@@ -43,7 +43,13 @@ fn main() {
              e.g. --no-default-features --features nrf52840"
         )),
     };
-    let layout = manifest.join("memory").join(format!("{board}.x"));
+    // QEMU machines other than the default mps2-an386 replay the same way with their own
+    // memory maps.
+    let machine = ["netduinoplus2", "mps2-an505"]
+        .into_iter()
+        .find(|m| env::var_os(format!("CARGO_FEATURE_{}", m.to_uppercase().replace('-', "_"))).is_some())
+        .unwrap_or(board);
+    let layout = manifest.join("memory").join(format!("{machine}.x"));
     if let Err(e) = fs::copy(&layout, out.join("memory.x")) {
         fail(&format!("{}: {e}", layout.display()));
     }

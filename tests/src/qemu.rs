@@ -51,6 +51,72 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// A QEMU machine the firmware replays recordings on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Machine {
+    /// MPS2 AN386, Cortex-M4F: the project's reference device.
+    #[default]
+    Mps2An386,
+    /// MPS2 AN500, Cortex-M7 (FPU): runs the Cortex-M4F image as it is.
+    Mps2An500,
+    /// MPS2 AN505, Cortex-M33 with FPU (Armv8-M Mainline, secure state).
+    Mps2An505,
+    /// Netduino Plus 2, an STM32F405 (Cortex-M4F) with the STM32's memory map.
+    Netduinoplus2,
+}
+
+impl Machine {
+    /// Every machine.
+    pub const ALL: [Machine; 4] =
+        [Machine::Mps2An386, Machine::Mps2An500, Machine::Mps2An505, Machine::Netduinoplus2];
+
+    /// QEMU's `-machine`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Machine::Mps2An386 => "mps2-an386",
+            Machine::Mps2An500 => "mps2-an500",
+            Machine::Mps2An505 => "mps2-an505",
+            Machine::Netduinoplus2 => "netduinoplus2",
+        }
+    }
+
+    /// QEMU's `-cpu`.
+    pub const fn cpu(self) -> &'static str {
+        match self {
+            Machine::Mps2An386 | Machine::Netduinoplus2 => "cortex-m4",
+            Machine::Mps2An500 => "cortex-m7",
+            Machine::Mps2An505 => "cortex-m33",
+        }
+    }
+
+    /// The core, for reports.
+    pub const fn core(self) -> &'static str {
+        match self {
+            Machine::Mps2An386 => "Cortex-M4F",
+            Machine::Mps2An500 => "Cortex-M7",
+            Machine::Mps2An505 => "Cortex-M33",
+            Machine::Netduinoplus2 => "STM32F405 (Cortex-M4F)",
+        }
+    }
+
+    /// The Rust target of its image.
+    pub const fn target(self) -> &'static str {
+        match self {
+            Machine::Mps2An505 => "thumbv8m.main-none-eabihf",
+            _ => "thumbv7em-none-eabihf",
+        }
+    }
+
+    /// The firmware's board feature for it (the replay over semihosting, its memory map).
+    pub const fn feature(self) -> &'static str {
+        match self {
+            Machine::Mps2An386 | Machine::Mps2An500 => "qemu",
+            Machine::Mps2An505 => "mps2-an505",
+            Machine::Netduinoplus2 => "netduinoplus2",
+        }
+    }
+}
+
 /// Options for a firmware build.
 #[derive(Clone, Debug, Default)]
 pub struct Build {
@@ -58,8 +124,10 @@ pub struct Build {
     pub model: Option<PathBuf>,
     /// Cargo features besides the board (e.g. `bench`).
     pub features: Vec<String>,
-    /// Board feature; `qemu` when `None`.
+    /// Board feature; the machine's (`qemu` for the default) when `None`.
     pub board: Option<String>,
+    /// The QEMU machine the image is for (its target and memory map).
+    pub machine: Machine,
     /// Target directory; a separate one per model keeps builds from invalidating each other.
     pub target_dir: Option<PathBuf>,
     /// More environment variables of the build (e.g. `VAE_CAPTURE_CHANNELS`).
@@ -71,21 +139,13 @@ impl Build {
     pub fn run(&self, bin: &str) -> Result<PathBuf, Error> {
         let root = workspace_root();
         let target_dir = self.target_dir.clone().unwrap_or_else(|| root.join("target"));
-        let board = self.board.clone().unwrap_or_else(|| "qemu".into());
+        let board = self.board.clone().unwrap_or_else(|| self.machine.feature().into());
+        let target = self.machine.target();
         let mut features = vec![board];
         features.extend(self.features.iter().cloned());
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(&root)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "firmware",
-                "--target",
-                "thumbv7em-none-eabihf",
-                "--profile",
-                "firmware",
-            ])
+            .args(["build", "-q", "-p", "firmware", "--target", target, "--profile", "firmware"])
             .args(["--no-default-features", "--features", &features.join(","), "--bin", bin])
             .arg("--target-dir")
             .arg(&target_dir)
@@ -102,7 +162,7 @@ impl Build {
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             });
         }
-        Ok(target_dir.join("thumbv7em-none-eabihf").join("firmware").join(bin))
+        Ok(target_dir.join(target).join("firmware").join(bin))
     }
 }
 
@@ -140,8 +200,14 @@ pub struct Run {
     pub raw: Vec<u8>,
 }
 
-/// The QEMU command line for `elf` with program arguments `args` (semihosting `arg=`).
+/// The QEMU command line for `elf` with program arguments `args` (semihosting `arg=`) on the
+/// default machine.
 pub fn qemu_command(elf: &Path, args: &[&str]) -> Command {
+    qemu_command_on(Machine::default(), elf, args)
+}
+
+/// [`qemu_command`] on `machine`.
+pub fn qemu_command_on(machine: Machine, elf: &Path, args: &[&str]) -> Command {
     // Commas inside a -semihosting-config value are written twice.
     let esc = |s: &str| s.replace(',', ",,");
     let mut config = format!("enable=on,target=native,arg={}", esc(&elf.display().to_string()));
@@ -149,20 +215,35 @@ pub fn qemu_command(elf: &Path, args: &[&str]) -> Command {
         config.push_str(&format!(",arg={}", esc(a)));
     }
     let mut cmd = Command::new("qemu-system-arm");
-    cmd.args(["-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic", "-semihosting-config", &config])
-        .arg("-kernel")
-        .arg(elf);
+    cmd.args([
+        "-cpu",
+        machine.cpu(),
+        "-machine",
+        machine.name(),
+        "-nographic",
+        "-semihosting-config",
+        &config,
+    ])
+    .arg("-kernel")
+    .arg(elf);
     cmd
 }
 
 /// Runs `elf` in QEMU with `args`, waits at most `timeout`, and decodes its defmt log.
 pub fn run(elf: &Path, args: &[&str], timeout: Duration) -> Result<Run, Error> {
-    run_in(elf, args, None, timeout)
+    run_with(Machine::default(), elf, args, None, timeout)
 }
 
-/// [`run`] with QEMU started in `dir` (where relative semihosting paths resolve).
-pub fn run_in(elf: &Path, args: &[&str], dir: Option<&Path>, timeout: Duration) -> Result<Run, Error> {
-    let mut cmd = qemu_command(elf, args);
+/// [`run`] on `machine`, with QEMU started in `dir` when given (where relative semihosting
+/// paths resolve).
+pub fn run_with(
+    machine: Machine,
+    elf: &Path,
+    args: &[&str],
+    dir: Option<&Path>,
+    timeout: Duration,
+) -> Result<Run, Error> {
+    let mut cmd = qemu_command_on(machine, elf, args);
     if let Some(d) = dir {
         cmd.current_dir(d);
     }

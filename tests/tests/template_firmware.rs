@@ -63,7 +63,7 @@ fn the_template_decides_as_the_host_does() {
 
     let target = qemu::workspace_root().join("target").join("template");
     let elf = qemu::build_template(&model, &target).unwrap_or_else(|e| panic!("{e}"));
-    let run = qemu::run_in(&elf, &[], Some(d), Duration::from_secs(300)).unwrap();
+    let run = qemu::run_with(qemu::Machine::default(), &elf, &[], Some(d), Duration::from_secs(300)).unwrap();
     assert_eq!(run.status, 0, "{}", run.lines.join("\n"));
     let device: Vec<_> = run.lines.iter().filter_map(|l| parse_window(l)).collect();
     assert_eq!(device.len(), host.rows.len(), "windows, device vs host");

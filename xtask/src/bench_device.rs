@@ -120,7 +120,7 @@ fn main_frame(elf: &Path) -> Result<u64, String> {
 
 /// Per scored window (mean over the windows of `csv`): instructions and estimated Cortex-M4F
 /// cycles.
-fn count(elf: &Path, csv: &Path) -> Result<(f64, f64), String> {
+fn count(machine: qemu::Machine, elf: &Path, csv: &Path) -> Result<(f64, f64), String> {
     let tools = qemu::workspace_root().join("..").join("shared").join("tools").join("qemu-insn-count");
     let build = qemu::workspace_root().join("target").join("qemu-insn-count");
     let out = Command::new("sh")
@@ -136,7 +136,7 @@ fn count(elf: &Path, csv: &Path) -> Result<(f64, f64), String> {
     }
     let plugin = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let (b, e) = (symbol(elf, "bench_begin")?, symbol(elf, "bench_end")?);
-    let mut cmd = qemu::qemu_command(elf, &[csv.to_str().unwrap_or_default()]);
+    let mut cmd = qemu::qemu_command_on(machine, elf, &[csv.to_str().unwrap_or_default()]);
     cmd.args(["-icount", "shift=0", "-plugin", &format!("{plugin},begin={b},end={e}"), "-d", "plugin"]);
     let out = cmd.output().map_err(|e| format!("qemu-system-arm: {e}"))?;
     let text = String::from_utf8_lossy(&out.stderr);
@@ -228,7 +228,7 @@ pub fn run() -> Result<(), String> {
         }
         .run("firmware")
         .map_err(|e| e.to_string())?;
-        let (per_window, cycles) = count(&bench, &csv)?;
+        let (per_window, cycles) = count(qemu::Machine::default(), &bench, &csv)?;
         let loaded = vae_train::OwnedModel::load(
             &model.clone().unwrap_or_else(|| qemu::workspace_root().join("firmware/models/default.vaem")),
         )
@@ -266,6 +266,43 @@ pub fn run() -> Result<(), String> {
             format!("{stack} B")
         );
     }
+    per_core(&dir, &csv)?;
     println!("\n(instructions counted under QEMU mps2-an386 between bench_begin and bench_end, i.e. one scored window: window copy, finite check, front end, encoder, decoder, likelihood, KL, smoothing, decision; cycles: the shared tool's Cortex-M4F estimate from the Technical Reference Manual's timings, zero wait states; µs and max rate at the nRF52840's 64 MHz, the rate the scoring alone keeps up with, one window every hop samples; main stack: the nRF52840 image's main frame)");
+    Ok(())
+}
+
+/// Instructions per MAC of the 64-32-8 model on every core QEMU emulates (the same Rust code;
+/// the Cortex-M33 image is built for Armv8-M Mainline). The cycle estimate models the
+/// Cortex-M4F only: the M7's dual-issue pipeline and the M33's timings differ.
+fn per_core(dir: &Path, csv: &Path) -> Result<(), String> {
+    let model = dir.join("64-32-8.vaem");
+    let macs = vae_train::OwnedModel::load(&model)
+        .map_err(|e| e.to_string())?
+        .net
+        .layers()
+        .map(|l| l.inputs * l.outputs)
+        .sum::<usize>();
+    println!(
+        "\n{:<28} {:>13} {:>10}   (64-32-8, raw windows)",
+        "core (QEMU machine)", "instr/window", "instr/MAC"
+    );
+    for machine in qemu::Machine::ALL {
+        let elf = qemu::Build {
+            model: Some(model.clone()),
+            features: vec!["bench".into()],
+            machine,
+            target_dir: Some(qemu::workspace_root().join("target").join("bench-cores")),
+            ..Default::default()
+        }
+        .run("firmware")
+        .map_err(|e| e.to_string())?;
+        let (per_window, _) = count(machine, &elf, csv)?;
+        println!(
+            "{:<40} {:>13.0} {:>10.2}",
+            format!("{} ({})", machine.core(), machine.name()),
+            per_window,
+            per_window / macs as f64
+        );
+    }
     Ok(())
 }

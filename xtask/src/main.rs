@@ -127,12 +127,25 @@ fn test() -> Result<(), String> {
         "firmware",
         "--no-default-features",
     ];
-    for features in ["qemu", "qemu,bench", "nrf52840"] {
+    for features in ["qemu", "qemu,bench", "nrf52840", "netduinoplus2"] {
         let mut a = vec!["build"];
         a.extend(fw);
         a.extend(["--features", features]);
         cargo(&a)?;
     }
+    // The Cortex-M33 image (Armv8-M Mainline; it runs in QEMU in `tests/tests/device_cores.rs`).
+    cargo(&[
+        "build",
+        "-p",
+        "firmware",
+        "--target",
+        "thumbv8m.main-none-eabihf",
+        "--profile",
+        "firmware",
+        "--no-default-features",
+        "--features",
+        "mps2-an505",
+    ])?;
     let mut a = vec!["run"];
     a.extend(fw);
     a.extend(["--features", "qemu", "--bin", "selftest"]);
