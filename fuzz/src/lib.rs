@@ -82,11 +82,34 @@ fn check_model(f: &ModelFile<'_>, bytes: &[u8]) {
     assert_eq!((f.norm_mean().len(), f.norm_std().len()), (h.channels, h.channels));
     assert!(f.norm_mean().iter().all(|m| m.is_finite()));
     assert!(f.norm_std().iter().all(|s| s.is_finite() && *s > 0.0));
-    assert!(f.params().iter().all(|p| p.is_finite()));
     assert!(vae_core::normalize::check(f.norm_mean(), f.norm_std()).is_ok());
+    // Every weight, as the kernels compute with it (f16 and int8 dequantised), and every
+    // bias is finite.
+    let owned: Vec<(Vec<f32>, Vec<f32>)> = (0..h.layers().len())
+        .map(|i| {
+            let (w, b) = f.layer_params(i);
+            let inputs = h.layers()[i].inputs;
+            let w: Vec<f32> = (0..w.len()).map(|k| w.weight(k, inputs)).collect();
+            assert!(w.iter().chain(b).all(|v| v.is_finite()), "layer {i}: a non-finite weight passed");
+            (w, b.to_vec())
+        })
+        .collect();
+    let refs: Vec<vae_core::DenseRef<'_>> = owned
+        .iter()
+        .zip(h.layers())
+        .map(|((w, b), l)| vae_core::DenseRef::new(w, b, l.inputs, l.activation).expect("a parsed layer"))
+        .collect();
+    let (e, d) = (h.encoder_depth(), h.decoder_depth());
+    let layers = vae_core::DynLayers {
+        encoder: &refs[..e],
+        mu: refs[e],
+        log_var: refs[e + 1],
+        decoder: &refs[e + 2..e + 2 + d],
+        mean: refs[e + 2 + d],
+    };
 
-    // The writer reproduces the file byte for byte: the format is canonical.
-    let layers = f.layers().expect("a parsed file has valid layers");
+    // The writer reproduces the file byte for byte (the format is canonical) from the
+    // weights as the kernels see them, when every layer shares one encoding.
     let names: Vec<&str> = h.channel_names().collect();
     let desc = ModelDesc {
         name: h.name,
@@ -100,13 +123,24 @@ fn check_model(f: &ModelFile<'_>, bytes: &[u8]) {
         transform: h.transform,
         thresholds: h.thresholds(),
         alarm: h.alarm,
-        layers: layers.as_dyn(),
+        layers,
         log_var: f.decoder_log_var(),
+        weights: h.weights().unwrap_or_default(),
     };
-    let mut out = vec![0u8; model_file::encoded_len(&desc)];
-    let n = model_file::write(&desc, &mut out).expect("a parsed file can be written back");
-    assert_eq!(n, bytes.len());
-    assert!(out == bytes, "the writer does not reproduce the file");
+    if let Some(enc) = h.weights() {
+        let mut out = vec![0u8; model_file::encoded_len(&desc)];
+        let n = model_file::write(&desc, &mut out).expect("a parsed file can be written back");
+        assert_eq!(n, bytes.len());
+        // Files of f32 weights are written as format 2, whatever version they were read as.
+        let version = if enc == vae_core::weights::Encoding::F32 { 4..6 } else { 0..0 };
+        let (mut a, mut b) = (out.clone(), bytes.to_vec());
+        for v in [&mut a, &mut b] {
+            v[version.clone()].fill(0);
+            let l = v.len();
+            v[l - 4..].fill(0);
+        }
+        assert!(a == b, "the writer does not reproduce the file");
+    }
 
     // Scoring: whatever finite weights passed validation, a window gives a finite score, an
     // overflow, or (non-finite input) an invalid outcome; never a panic or a NaN score.
@@ -115,7 +149,8 @@ fn check_model(f: &ModelFile<'_>, bytes: &[u8]) {
         return;
     }
     let mut precision = vec![0.0f32; h.input_len];
-    let vae = f.dyn_vae(&mut precision).expect("a parsed file builds a model");
+    let vae = vae_core::DynVae::new(layers, f.decoder_log_var(), &mut precision)
+        .expect("a parsed file builds a model");
     let (c, w) = (h.channels, h.window);
     let raw_len = w * c;
     let mut input = vec![0.0f32; h.input_len];

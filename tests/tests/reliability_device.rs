@@ -471,6 +471,7 @@ fn wrapping_model(dir: &Path) -> PathBuf {
     let (w, h) = (5usize, 3usize);
     let small = OwnedModel {
         meta: ModelMeta {
+            weights: vae_core::weights::Encoding::F32,
             name: String::new(),
             seed: 0,
             window: w,

@@ -191,11 +191,17 @@ fn generate(file: &ModelFile<'_>, abs: &Path, embedded: &Path, unchecked: bool) 
     let layers = h.layers();
     let (e, d) = (h.encoder_depth(), h.decoder_depth());
     let (x, z) = (h.input_len, h.latent_len);
+    // Each layer's weight encoding is part of its type: only the kernels used are linked.
+    let store = |i: usize| match h.encoding(i) {
+        vae_core::weights::Encoding::F32 => "vae_core::weights::F32",
+        vae_core::weights::Encoding::F16 => "vae_core::weights::F16",
+        vae_core::weights::Encoding::Int8 => "vae_core::weights::Int8",
+    };
     let stack = |range: std::ops::Range<usize>| -> String {
         let mut ty = String::new();
         for (k, i) in range.enumerate() {
             let l = layers[i];
-            let dense = format!("vae_core::Dense<'a, {}, {}>", l.inputs, l.outputs);
+            let dense = format!("vae_core::Dense<'a, {}, {}, {}>", l.inputs, l.outputs, store(i));
             ty = if k == 0 { dense } else { format!("vae_core::Chain<{ty}, {dense}, {}>", l.inputs) };
         }
         ty
@@ -246,9 +252,12 @@ fn generate(file: &ModelFile<'_>, abs: &Path, embedded: &Path, unchecked: bool) 
     ));
     line(format!("/// The encoder's hidden stack.\npub type EncoderBody<'a> = {};", stack(0..e)));
     line(format!("/// The decoder's hidden stack.\npub type DecoderBody<'a> = {};", stack(e + 2..e + 2 + d)));
-    line("/// The network.\npub type Vae = vae_core::Vae<'static, EncoderBody<'static>, DecoderBody<'static>, X, HE, Z, HD>;".into());
-    line("/// What the build fixed: the transform and the score kind.\npub struct Spec;".into());
-    line("impl vae_core::embedded::Spec for Spec {\n    const TRANSFORM: vae_core::Transform = TRANSFORM;\n    const DETERMINISTIC: bool = DETERMINISTIC;\n}".into());
+    // The heads and the output layer share one encoding (the file says whether they do).
+    let heads = store(e + 2 + d);
+    line(format!("/// How the weights are stored: {}.\npub const WEIGHTS: vae_core::weights::Encoding = vae_core::weights::Encoding::{:?};", h.encoding(e + 2 + d).name(), h.encoding(e + 2 + d)));
+    line(format!("/// The network.\npub type Vae = vae_core::Vae<'static, EncoderBody<'static>, DecoderBody<'static>, X, HE, Z, HD, {heads}>;"));
+    line("/// What the build fixed: the transform, the score kind and the weights' encoding.\npub struct Spec;".into());
+    line(format!("impl vae_core::embedded::Spec for Spec {{\n    const TRANSFORM: vae_core::Transform = TRANSFORM;\n    const DETERMINISTIC: bool = DETERMINISTIC;\n    type Weights = {heads};\n}}"));
     line("/// The network with its scoring buffers.\npub type Scorer = vae_core::embedded::Embedded<'static, EncoderBody<'static>, DecoderBody<'static>, Spec, X, HE, Z, HD, C, H>;".into());
     line(
         "/// The detector of this model.\npub type Detector = vae_core::Detector<Scorer, C, W, N, X>;".into(),

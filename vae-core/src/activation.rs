@@ -1,6 +1,6 @@
 //! Element-wise activations of the dense layers.
 
-use crate::math;
+use crate::{kernel, math};
 
 /// The non-linearity after a dense layer. Stored in the model file as one byte
 /// ([`Activation::code`]), so the trainer and the device agree on it.
@@ -93,12 +93,11 @@ impl Activation {
 
 /// `b + a tanh(a x)` of every value, in place: tanh with a = 1, b = 0 (exact, except that
 /// tanh(-0) comes out +0), the logistic sigmoid with a = b = 1/2. One loop for both keeps
-/// one copy of the polynomial in an image.
-#[inline(never)]
+/// one copy of the polynomial in an image; [`kernel::tanh_all`] runs it (hand-scheduled
+/// assembly on the device, the same bits as the portable loop on the host).
+#[inline]
 fn tanh_all(xs: &mut [f32], a: f32, b: f32) {
-    for x in xs {
-        *x = b + a * math::tanh(a * *x);
-    }
+    kernel::tanh_all(xs, a, b);
 }
 
 #[cfg(test)]

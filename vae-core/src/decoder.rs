@@ -5,27 +5,30 @@ use crate::dense::{Dense, LayerShape, Layers};
 use crate::error::Error;
 use crate::kernel;
 use crate::math::{self, LN_2PI};
+use crate::weights::{Store, F32};
 
 /// Decoder with latent width `Z`, last hidden width `H` and output width `X`.
 ///
 /// The precision exp(-s) and the normalising constant -1/2 sum_i (s_i + ln 2 pi) do not
 /// depend on the window, so they are computed once here rather than X exponentials per score.
 #[derive(Clone, Copy, Debug)]
-pub struct Decoder<'a, B, const Z: usize, const H: usize, const X: usize> {
+pub struct Decoder<'a, B, const Z: usize, const H: usize, const X: usize, S: Store = F32> {
     body: B,
-    mean: Dense<'a, H, X>,
+    mean: Dense<'a, H, X, S>,
     log_var: &'a [f32; X],
     precision: [f32; X],
     log_norm: f32,
 }
 
-impl<'a, B: Layers<Z, H>, const Z: usize, const H: usize, const X: usize> Decoder<'a, B, Z, H, X> {
+impl<'a, B: Layers<Z, H>, const Z: usize, const H: usize, const X: usize, S: Store>
+    Decoder<'a, B, Z, H, X, S>
+{
     /// A decoder from its hidden stack, its output layer (the Gaussian mean, normally with
     /// [`Activation::Identity`](crate::Activation::Identity)) and the per-dimension
     /// log-variances `s`.
     ///
     /// Fails when some `s_i` is not finite or so negative that exp(-s_i) overflows.
-    pub fn new(body: B, mean: Dense<'a, H, X>, log_var: &'a [f32; X]) -> Result<Self, Error> {
+    pub fn new(body: B, mean: Dense<'a, H, X, S>, log_var: &'a [f32; X]) -> Result<Self, Error> {
         let (precision, log_norm) = noise_constants::<X>(log_var)?;
         Ok(Self { body, mean, log_var, precision, log_norm })
     }
@@ -76,7 +79,7 @@ impl<'a, B: Layers<Z, H>, const Z: usize, const H: usize, const X: usize> Decode
     }
 
     /// The output layer.
-    pub const fn mean_head(&self) -> &Dense<'a, H, X> {
+    pub const fn mean_head(&self) -> &Dense<'a, H, X, S> {
         &self.mean
     }
 

@@ -7,6 +7,7 @@
 
 use crate::activation::Activation;
 use crate::kernel;
+use crate::weights::{self, Store, F32};
 
 /// Shape and activation of one dense layer, for the model file and for reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,10 +44,13 @@ pub trait Layers<const I: usize, const O: usize> {
     }
 }
 
-/// One dense layer: `y = act(W x + b)`, `W` row-major with one row per output.
+/// One dense layer: `y = act(W x + b)`, `W` row-major with one row per output, its
+/// weights stored as `S` ([`F32`] by default; see [`crate::weights`]).
 #[derive(Clone, Copy, Debug)]
-pub struct Dense<'a, const I: usize, const O: usize> {
-    weight: &'a [[f32; I]; O],
+pub struct Dense<'a, const I: usize, const O: usize, S: Store = F32> {
+    weight: &'a [[S::Elem; I]; O],
+    /// One scale per row for scaled encodings (`int8`), else empty.
+    scale: &'a [f32],
     bias: &'a [f32; O],
     activation: Activation,
 }
@@ -54,12 +58,30 @@ pub struct Dense<'a, const I: usize, const O: usize> {
 impl<'a, const I: usize, const O: usize> Dense<'a, I, O> {
     /// A layer over borrowed weights (`weight[o][i]` multiplies input `i` into output `o`).
     pub const fn new(weight: &'a [[f32; I]; O], bias: &'a [f32; O], activation: Activation) -> Self {
-        Self { weight, bias, activation }
+        Self { weight, scale: &[], bias, activation }
+    }
+}
+
+impl<'a, const I: usize, const O: usize, S: Store> Dense<'a, I, O, S> {
+    /// A layer over borrowed weights stored as `S`; `scale` holds one factor per row for
+    /// `int8` (its length is checked when the model file is read) and is empty otherwise.
+    pub const fn encoded(
+        weight: &'a [[S::Elem; I]; O],
+        scale: &'a [f32],
+        bias: &'a [f32; O],
+        activation: Activation,
+    ) -> Self {
+        Self { weight, scale, bias, activation }
     }
 
-    /// The weight matrix, one row per output.
-    pub const fn weight(&self) -> &'a [[f32; I]; O] {
+    /// The weight matrix as stored, one row per output.
+    pub const fn weight(&self) -> &'a [[S::Elem; I]; O] {
         self.weight
+    }
+
+    /// The per-row scales (`int8`), else empty.
+    pub const fn scale(&self) -> &'a [f32] {
+        self.scale
     }
 
     /// The bias vector.
@@ -73,10 +95,15 @@ impl<'a, const I: usize, const O: usize> Dense<'a, I, O> {
     }
 }
 
-impl<const I: usize, const O: usize> Layers<I, O> for Dense<'_, I, O> {
+impl<const I: usize, const O: usize, S: Store> Layers<I, O> for Dense<'_, I, O, S> {
     #[inline]
     fn forward(&self, x: &[f32; I], y: &mut [f32; O]) {
-        kernel::matvec(self.weight.as_flattened(), x, self.bias, y);
+        let w = self.weight.as_flattened();
+        // The encoding is a constant of the type: only one branch is compiled in.
+        match bytemuck::try_cast_slice::<S::Elem, f32>(w) {
+            Ok(w) if S::ENCODING == weights::Encoding::F32 => kernel::matvec(w, x, self.bias, y),
+            _ => weights::matvec::<S>(w, self.scale, x, self.bias, y),
+        }
         self.activation.apply_all(y);
     }
 

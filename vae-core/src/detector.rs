@@ -48,8 +48,8 @@ pub trait WindowModel<const X: usize> {
     ) -> Outcome;
 }
 
-impl<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize> WindowModel<X>
-    for Vae<'_, EB, DB, X, HE, Z, HD>
+impl<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize, S: crate::weights::Store>
+    WindowModel<X> for Vae<'_, EB, DB, X, HE, Z, HD, S>
 where
     EB: Layers<X, HE>,
     DB: Layers<Z, HD>,

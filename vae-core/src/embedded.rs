@@ -49,6 +49,10 @@ pub trait Spec {
     const TRANSFORM: Transform;
     /// The model's score is the deterministic one: the sampler is not linked.
     const DETERMINISTIC: bool;
+    /// How the heads' and output layer's weights are stored (the hidden stacks' types say
+    /// their own): [`F32`](crate::weights::F32), [`F16`](crate::weights::F16) or
+    /// [`Int8`](crate::weights::Int8).
+    type Weights: crate::weights::Store;
 }
 
 /// The embedded VAE with its scoring buffers; `S` says what the build fixed, `H` is the
@@ -57,7 +61,7 @@ pub struct Embedded<
     'a,
     EB,
     DB,
-    S,
+    S: Spec,
     const X: usize,
     const HE: usize,
     const Z: usize,
@@ -65,7 +69,7 @@ pub struct Embedded<
     const C: usize,
     const H: usize,
 > {
-    vae: Vae<'a, EB, DB, X, HE, Z, HD>,
+    vae: Vae<'a, EB, DB, X, HE, Z, HD, S::Weights>,
     scratch: Scratch<X, Z, H, C>,
     spec: PhantomData<S>,
 }
@@ -91,11 +95,11 @@ where
     /// transform and score kind are checked by [`Detector::new`]).
     pub fn from_file(file: &ModelFile<'a>) -> Result<Self, Error> {
         const { assert!(H >= HE && H >= HD, "H must hold the last hidden layers") };
-        Ok(Self { vae: file.vae()?, scratch: Scratch::new(), spec: PhantomData })
+        Ok(Self { vae: file.encoded_vae()?, scratch: Scratch::new(), spec: PhantomData })
     }
 
     /// The VAE.
-    pub const fn vae(&self) -> &Vae<'a, EB, DB, X, HE, Z, HD> {
+    pub const fn vae(&self) -> &Vae<'a, EB, DB, X, HE, Z, HD, S::Weights> {
         &self.vae
     }
 }

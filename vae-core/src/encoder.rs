@@ -2,19 +2,23 @@
 
 use crate::dense::{Dense, LayerShape, Layers};
 use crate::gaussian::Posterior;
+use crate::weights::{Store, F32};
 
-/// Encoder with input width `X`, last hidden width `H` and latent width `Z`.
+/// Encoder with input width `X`, last hidden width `H` and latent width `Z`; the heads'
+/// weights are stored as `S`.
 #[derive(Clone, Copy, Debug)]
-pub struct Encoder<'a, B, const X: usize, const H: usize, const Z: usize> {
+pub struct Encoder<'a, B, const X: usize, const H: usize, const Z: usize, S: Store = F32> {
     body: B,
-    mu: Dense<'a, H, Z>,
-    log_var: Dense<'a, H, Z>,
+    mu: Dense<'a, H, Z, S>,
+    log_var: Dense<'a, H, Z, S>,
 }
 
-impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize> Encoder<'a, B, X, H, Z> {
+impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize, S: Store>
+    Encoder<'a, B, X, H, Z, S>
+{
     /// An encoder from its hidden stack and its two heads (normally with
     /// [`Activation::Identity`](crate::Activation::Identity)).
-    pub const fn new(body: B, mu: Dense<'a, H, Z>, log_var: Dense<'a, H, Z>) -> Self {
+    pub const fn new(body: B, mu: Dense<'a, H, Z, S>, log_var: Dense<'a, H, Z, S>) -> Self {
         Self { body, mu, log_var }
     }
 
@@ -44,12 +48,12 @@ impl<'a, B: Layers<X, H>, const X: usize, const H: usize, const Z: usize> Encode
     }
 
     /// The mean head.
-    pub const fn mu_head(&self) -> &Dense<'a, H, Z> {
+    pub const fn mu_head(&self) -> &Dense<'a, H, Z, S> {
         &self.mu
     }
 
     /// The log-variance head.
-    pub const fn log_var_head(&self) -> &Dense<'a, H, Z> {
+    pub const fn log_var_head(&self) -> &Dense<'a, H, Z, S> {
         &self.log_var
     }
 

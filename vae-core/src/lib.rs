@@ -153,6 +153,7 @@ pub mod threshold;
 pub mod transform;
 mod utf8;
 pub mod vae;
+pub mod weights;
 pub mod windower;
 
 pub use activation::Activation;

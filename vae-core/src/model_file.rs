@@ -21,12 +21,16 @@ use crate::normalize::Normalizer;
 use crate::score::{ScoreConfig, ScoreKind};
 use crate::threshold::Threshold;
 use crate::vae::Vae;
+use crate::weights::{self, Encoding, Store};
 use heapless::Vec;
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"VAEM";
-/// The format version this crate writes; it also reads [`VERSION_STATIC`].
-pub const VERSION: u16 = 2;
+/// The format version this crate writes (weights in f32, f16 or int8 per layer); it also
+/// reads [`VERSION_ALARM`] and [`VERSION_STATIC`] files (all f32).
+pub const VERSION: u16 = 3;
+/// The format version with the alarm rule and f32 weights only.
+pub const VERSION_ALARM: u16 = 2;
 /// The first format version, without the alarm rule (its models decide by the static
 /// threshold, [`AlarmRule::STATIC`]).
 pub const VERSION_STATIC: u16 = 1;
@@ -141,6 +145,8 @@ pub struct Header<'a> {
     encoder_depth: usize,
     decoder_depth: usize,
     layers: Vec<LayerShape, MAX_LAYERS>,
+    /// Two bits per layer: its weight encoding's code.
+    encodings: u64,
     thresholds: Vec<Calibration, MAX_THRESHOLDS>,
     channel_names: &'a [u8],
     header_len: usize,
@@ -152,6 +158,17 @@ impl<'a> Header<'a> {
     /// decoder hidden stack, output layer.
     pub fn layers(&self) -> &[LayerShape] {
         &self.layers
+    }
+
+    /// How layer `i`'s weights are stored ([`Encoding::F32`] for an index past the last).
+    pub fn encoding(&self, i: usize) -> Encoding {
+        Encoding::from_code(((self.encodings >> (2 * i.min(31))) & 3) as u8).unwrap_or_default()
+    }
+
+    /// The encoding of every layer's weights when they share one, `None` when they differ.
+    pub fn weights(&self) -> Option<Encoding> {
+        let first = self.encoding(0);
+        (0..self.layers.len()).all(|i| self.encoding(i) == first).then_some(first)
     }
 
     /// Layers of the encoder's hidden stack.
@@ -184,7 +201,8 @@ impl<'a> Header<'a> {
         ChannelNames { rest: self.channel_names }
     }
 
-    /// Number of f32 parameters (weights, biases, log-variances, normalisation).
+    /// Number of 4-byte parameter words (normalisation, weights as stored, scales, biases,
+    /// log-variances).
     pub const fn param_count(&self) -> usize {
         self.param_count
     }
@@ -292,6 +310,8 @@ fn field(name: &'static str, value: u64) -> Error {
 pub struct ModelFile<'a> {
     header: Header<'a>,
     params: &'a [f32],
+    /// The same words as bytes, for the weights stored in f16 and int8.
+    data: &'a [u8],
 }
 
 impl<'a> ModelFile<'a> {
@@ -307,7 +327,7 @@ impl<'a> ModelFile<'a> {
             return Err(Error::BadMagic { found: magic });
         }
         let version = r.u16()?;
-        if version != VERSION && version != VERSION_STATIC {
+        if !(VERSION_STATIC..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
         }
         let header_len = usize::from(r.u16()?);
@@ -383,6 +403,7 @@ impl<'a> ModelFile<'a> {
         // Layer descriptors, checked to chain X -> ... -> Z -> ... -> X.
         let layer_count = encoder_depth + 2 + decoder_depth + 1;
         let mut layers: Vec<LayerShape, MAX_LAYERS> = Vec::new();
+        let mut encodings = 0u64;
         let mut width = input_len;
         // Checked sums: on a 32-bit device a crafted file must not wrap the count around to
         // the one it declares and send the parameter check through billions of values.
@@ -392,15 +413,23 @@ impl<'a> ModelFile<'a> {
         for i in 0..layer_count {
             let outputs = usize::from(r.u16()?);
             let act_code = r.u8()?;
-            let pad = r.u8()?;
+            let enc_code = r.u8()?;
             let activation = Activation::from_code(act_code).ok_or(Error::InvalidLayer {
                 layer: i,
                 field: "activation",
                 found: act_code.into(),
             })?;
-            if pad != 0 {
-                return Err(Error::InvalidLayer { layer: i, field: "reserved", found: pad.into() });
-            }
+            // The weight encoding (format 3; a reserved zero before).
+            let encoding = match Encoding::from_code(enc_code) {
+                Some(e) if version == VERSION || e == Encoding::F32 => e,
+                _ => {
+                    return Err(Error::InvalidLayer {
+                        layer: i,
+                        field: "weight encoding",
+                        found: enc_code.into(),
+                    })
+                }
+            };
             if outputs == 0 {
                 return Err(Error::InvalidLayer { layer: i, field: "outputs", found: 0 });
             }
@@ -425,12 +454,14 @@ impl<'a> ModelFile<'a> {
             };
             expected_params = inputs
                 .checked_mul(outputs)
+                .map(|_| encoding.words(inputs, outputs))
                 .and_then(|v| v.checked_add(outputs))
                 .and_then(|v| v.checked_add(expected_params))
                 .ok_or_else(too_many)?;
             layers
                 .push(LayerShape { inputs, outputs, activation })
                 .map_err(|_| field("layer count", layer_count as u64))?;
+            encodings |= u64::from(encoding.code()) << (2 * i);
         }
 
         let mut thresholds: Vec<Calibration, MAX_THRESHOLDS> = Vec::new();
@@ -502,6 +533,7 @@ impl<'a> ModelFile<'a> {
             encoder_depth,
             decoder_depth,
             layers,
+            encodings,
             thresholds,
             channel_names,
             header_len,
@@ -513,7 +545,7 @@ impl<'a> ModelFile<'a> {
         }
         let params: &[f32] = bytemuck::try_cast_slice(data)
             .map_err(|_| Error::Misaligned { address: data.as_ptr() as usize })?;
-        Ok(Self { header, params })
+        Ok(Self { header, params, data })
     }
 
     /// The header.
@@ -521,7 +553,8 @@ impl<'a> ModelFile<'a> {
         &self.header
     }
 
-    /// All parameters, in file order.
+    /// All parameter words, in file order, viewed as f32 (the words of f16 and int8 weights
+    /// are not f32 values: read them with [`ModelFile::layer_params`]).
     pub const fn params(&self) -> &'a [f32] {
         self.params
     }
@@ -540,18 +573,32 @@ impl<'a> ModelFile<'a> {
         self.slice(self.header.channels, self.header.channels)
     }
 
-    /// Weight (row-major, outputs x inputs) and bias of layer `i` of [`Header::layers`].
-    pub fn layer_params(&self, i: usize) -> (&'a [f32], &'a [f32]) {
-        let mut off = 2 * self.header.channels;
-        for l in self.header.layers.iter().take(i) {
-            off += l.inputs * l.outputs + l.outputs;
+    /// The word offset of layer `i`'s weights.
+    fn layer_offset(&self, i: usize) -> usize {
+        let h = &self.header;
+        let mut off = 2 * h.channels;
+        for (k, l) in h.layers.iter().enumerate().take(i) {
+            off += h.encoding(k).words(l.inputs, l.outputs) + l.outputs;
         }
-        match self.header.layers.get(i) {
-            Some(l) => {
-                (self.slice(off, l.inputs * l.outputs), self.slice(off + l.inputs * l.outputs, l.outputs))
-            }
-            None => (&[], &[]),
-        }
+        off
+    }
+
+    /// Weights (as stored, row-major, outputs x inputs) and bias of layer `i` of
+    /// [`Header::layers`].
+    pub fn layer_params(&self, i: usize) -> (LayerWeights<'a>, &'a [f32]) {
+        let Some(l) = self.header.layers.get(i) else { return (LayerWeights::F32(&[]), &[]) };
+        let (off, n, enc) = (self.layer_offset(i), l.inputs * l.outputs, self.header.encoding(i));
+        let words = enc.words(l.inputs, l.outputs);
+        let bytes = |len: usize| self.data.get(4 * off..4 * off + len).unwrap_or(&[]);
+        let weights = match enc {
+            Encoding::F32 => LayerWeights::F32(self.slice(off, n)),
+            Encoding::F16 => LayerWeights::F16(bytemuck::try_cast_slice(bytes(2 * n)).unwrap_or(&[])),
+            Encoding::Int8 => LayerWeights::Int8 {
+                q: bytemuck::cast_slice(bytes(n)),
+                scale: self.slice(off + words - l.outputs, l.outputs),
+            },
+        };
+        (weights, self.slice(off + words, l.outputs))
     }
 
     /// The decoder's per-dimension log-variances.
@@ -560,11 +607,18 @@ impl<'a> ModelFile<'a> {
         self.slice(self.params.len().saturating_sub(x), x)
     }
 
-    /// Layer `i` as a run-time-sized dense layer.
+    /// Layer `i` as a run-time-sized dense layer; f32 weights only (a host dequantises
+    /// others with [`LayerWeights::weight`]).
     pub fn dense_ref(&self, i: usize) -> Result<DenseRef<'a>, Error> {
         let l = self.header.layers.get(i).ok_or(Error::LayerIndex { layer: i })?;
-        let (w, b) = self.layer_params(i);
-        DenseRef::new(w, b, l.inputs, l.activation)
+        match self.layer_params(i) {
+            (LayerWeights::F32(w), b) => DenseRef::new(w, b, l.inputs, l.activation),
+            (w, _) => Err(Error::InvalidLayer {
+                layer: i,
+                field: "weight encoding (run-time sizes read f32 only)",
+                found: w.encoding().code().into(),
+            }),
+        }
     }
 
     /// The layers as run-time-sized dense layers.
@@ -604,6 +658,20 @@ impl<'a> ModelFile<'a> {
         EB: LoadLayers<'a> + Layers<X, HE>,
         DB: LoadLayers<'a> + Layers<Z, HD>,
     {
+        self.encoded_vae()
+    }
+
+    /// [`ModelFile::vae`] for weights stored as `S` (the heads' and output layer's; the
+    /// hidden stacks' are in their types): fails, naming the layer, when the file stores
+    /// them otherwise.
+    #[allow(clippy::type_complexity)]
+    pub fn encoded_vae<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize, S: Store>(
+        &self,
+    ) -> Result<Vae<'a, EB, DB, X, HE, Z, HD, S>, Error>
+    where
+        EB: LoadLayers<'a> + Layers<X, HE>,
+        DB: LoadLayers<'a> + Layers<Z, HD>,
+    {
         let h = &self.header;
         if h.input_len != X {
             return Err(Error::SizeMismatch { what: "input width X", expected: X, found: h.input_len });
@@ -619,7 +687,7 @@ impl<'a> ModelFile<'a> {
                 return Err(Error::SizeMismatch { what, expected: want, found: depth });
             }
         }
-        let mut cursor = LayerCursor { file: self, next: 0 };
+        let mut cursor = LayerCursor { file: self, next: 0, off: 2 * h.channels };
         let body = EB::load(&mut cursor)?;
         let mu = Dense::load(&mut cursor)?;
         let log_var = Dense::load(&mut cursor)?;
@@ -659,8 +727,9 @@ const fn part_of(i: usize, e: usize, d: usize) -> Part {
 }
 
 /// Checks every parameter from the raw little-endian bytes (before any zero-copy view, so
-/// an unaligned buffer is still fully validated): all finite, stds positive, decoder
-/// log-variances usable.
+/// an unaligned buffer is still fully validated): every f32 word finite (weights, int8
+/// scales, biases; scales also not negative), no f16 weight infinite or NaN, stds positive,
+/// decoder log-variances usable.
 fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
     let value = |i: usize| -> f32 {
         let mut b = [0u8; 4];
@@ -679,16 +748,33 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
             return Err(Error::InvalidStd { channel: ch, found: s });
         }
     }
-    // Every weight and bias in one pass over the words; the tensor holding a bad one is
-    // worked out only then.
-    let start = 2 * c;
-    let weights = h.param_count.saturating_sub(start + h.input_len);
-    let words = data.get(4 * start..4 * (start + weights)).unwrap_or(&[]);
-    let non_finite = |w: &[u8]| <[u8; 4]>::try_from(w).is_ok_and(|b| !f32::from_le_bytes(b).is_finite());
-    if let Some(k) = words.chunks_exact(4).position(non_finite) {
-        return Err(bad_tensor(h, k, value(start + k)));
+    let mut off = 2 * c;
+    for (layer, l) in h.layers.iter().enumerate() {
+        let enc = h.encoding(layer);
+        let words = enc.words(l.inputs, l.outputs);
+        // Words of the matrix that are not f32 (f16 pairs, int8 quadruples).
+        let packed = match enc {
+            Encoding::F32 => 0,
+            Encoding::F16 => words,
+            Encoding::Int8 => words - l.outputs,
+        };
+        if enc == Encoding::F16 {
+            let half = |k: usize| {
+                data.get(4 * off + 2 * k..4 * off + 2 * k + 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+            };
+            if let Some(k) = (0..l.inputs * l.outputs).find(|&k| half(k) & 0x7c00 == 0x7c00) {
+                return Err(bad_tensor(h, layer, Encoding::F32, k, weights::f16_to_f32(half(k))));
+            }
+        }
+        // Every f32 word of the layer (f32 weights, int8 scales, biases) in one pass; the
+        // tensor holding a bad one is worked out only then.
+        let scales = if enc == Encoding::Int8 { off + packed..off + words } else { 0..0 };
+        let bad = |w: usize| !value(w).is_finite() || (scales.contains(&w) && value(w) < 0.0);
+        if let Some(w) = (off + packed..off + words + l.outputs).find(|&w| bad(w)) {
+            return Err(bad_tensor(h, layer, enc, w - off, value(w)));
+        }
+        off += words + l.outputs;
     }
-    let off = start + weights;
     for index in 0..h.input_len {
         let s = value(off + index);
         let p = crate::math::exp(-s);
@@ -699,24 +785,75 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The error for the non-finite value `found` at position `k` of the weights and biases
-/// (layer by layer, each weight matrix then its bias).
+/// The error for the bad value `found` at word `k` of layer `layer` stored as `enc` (for an
+/// f16 weight, `k` is its index and `enc` f32).
 #[cold]
 #[inline(never)]
-fn bad_tensor(h: &Header<'_>, mut k: usize, found: f32) -> Error {
-    for (layer, l) in h.layers.iter().enumerate() {
-        let n_w = l.inputs * l.outputs;
-        let (tensor, index) = if k < n_w {
-            ("weight", k)
-        } else if k < n_w + l.outputs {
-            ("bias", k - n_w)
-        } else {
-            k -= n_w + l.outputs;
-            continue;
-        };
-        return Error::InvalidTensor { part: h.part(layer), layer, tensor, index, found };
+fn bad_tensor(h: &Header<'_>, layer: usize, enc: Encoding, k: usize, found: f32) -> Error {
+    let (inputs, outputs) = h.layers.get(layer).map_or((0, 0), |l| (l.inputs, l.outputs));
+    let words = enc.words(inputs, outputs);
+    let (tensor, index) = if k >= words {
+        ("bias", k - words)
+    } else if enc == Encoding::Int8 {
+        ("scale", k - (words - outputs))
+    } else {
+        ("weight", k)
+    };
+    Error::InvalidTensor { part: h.part(layer), layer, tensor, index, found }
+}
+
+/// A layer's weight matrix as the file stores it (row-major, outputs x inputs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LayerWeights<'a> {
+    /// f32 weights.
+    F32(&'a [f32]),
+    /// Half-precision bits.
+    F16(&'a [u16]),
+    /// int8 values and one scale per row.
+    Int8 {
+        /// The values, `outputs x inputs`.
+        q: &'a [i8],
+        /// One scale per output row.
+        scale: &'a [f32],
+    },
+}
+
+impl LayerWeights<'_> {
+    /// The encoding.
+    pub const fn encoding(&self) -> Encoding {
+        match self {
+            LayerWeights::F32(_) => Encoding::F32,
+            LayerWeights::F16(_) => Encoding::F16,
+            LayerWeights::Int8 { .. } => Encoding::Int8,
+        }
     }
-    Error::InvalidParameter { tensor: "weights", index: k, found }
+
+    /// Number of weights.
+    pub const fn len(&self) -> usize {
+        match self {
+            LayerWeights::F32(w) => w.len(),
+            LayerWeights::F16(w) => w.len(),
+            LayerWeights::Int8 { q, .. } => q.len(),
+        }
+    }
+
+    /// True when there is no weight.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Weight `k` (row `k / inputs`) as the f32 every kernel computes with (NaN past the
+    /// end); `inputs` is the row length.
+    pub fn weight(&self, k: usize, inputs: usize) -> f32 {
+        match self {
+            LayerWeights::F32(w) => w.get(k).copied().unwrap_or(f32::NAN),
+            LayerWeights::F16(w) => w.get(k).map_or(f32::NAN, |&h| weights::f16_to_f32(h)),
+            LayerWeights::Int8 { q, scale } => match (q.get(k), scale.get(k / inputs.max(1))) {
+                (Some(&q), Some(&s)) => weights::dequantize_i8(q, s),
+                _ => f32::NAN,
+            },
+        }
+    }
 }
 
 /// The layers of a model file with run-time sizes.
@@ -751,6 +888,8 @@ impl<'a> ModelLayers<'a> {
 pub struct LayerCursor<'f, 'a> {
     file: &'f ModelFile<'a>,
     next: usize,
+    /// Word offset of the next layer's weights.
+    off: usize,
 }
 
 /// A typed stack that can load its weights from a model file.
@@ -761,7 +900,7 @@ pub trait LoadLayers<'a>: Sized {
     fn load(cursor: &mut LayerCursor<'_, 'a>) -> Result<Self, Error>;
 }
 
-impl<'a, const I: usize, const O: usize> LoadLayers<'a> for Dense<'a, I, O> {
+impl<'a, const I: usize, const O: usize, S: Store> LoadLayers<'a> for Dense<'a, I, O, S> {
     const DEPTH: usize = 1;
 
     fn load(cursor: &mut LayerCursor<'_, 'a>) -> Result<Self, Error> {
@@ -776,12 +915,30 @@ impl<'a, const I: usize, const O: usize> LoadLayers<'a> for Dense<'a, I, O> {
                 found_outputs: shape.outputs,
             });
         }
-        let (w, b) = cursor.file.layer_params(i);
-        let rows: &'a [[f32; I]] = bytemuck::try_cast_slice(w).map_err(|_| Error::LayerIndex { layer: i })?;
-        let weight: &'a [[f32; I]; O] = rows.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
+        let enc = cursor.file.header.encoding(i);
+        if enc != S::ENCODING {
+            return Err(Error::InvalidLayer {
+                layer: i,
+                field: "weight encoding (not the type's)",
+                found: enc.code().into(),
+            });
+        }
+        // Only the slicing of `S`'s encoding is compiled in.
+        let (f, off) = (cursor.file, cursor.off);
+        let (n, words) = (I * O, S::ENCODING.words(I, O));
+        let flat: &'a [S::Elem] = bytemuck::try_cast_slice(
+            f.data.get(4 * off..4 * off + n * core::mem::size_of::<S::Elem>()).unwrap_or(&[]),
+        )
+        .unwrap_or(&[]);
+        let scale = if S::ENCODING == Encoding::Int8 { f.slice(off + words - O, O) } else { &[] };
+        let b = f.slice(off + words, O);
+        let rows: &'a [[S::Elem; I]] =
+            bytemuck::try_cast_slice(flat).map_err(|_| Error::LayerIndex { layer: i })?;
+        let weight: &'a [[S::Elem; I]; O] = rows.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
         let bias: &'a [f32; O] = b.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
         cursor.next += 1;
-        Ok(Dense::new(weight, bias, shape.activation))
+        cursor.off = off + words + O;
+        Ok(Dense::encoded(weight, scale, bias, shape.activation))
     }
 }
 
@@ -824,6 +981,8 @@ pub struct ModelDesc<'l, 'a> {
     pub layers: DynLayers<'l, 'a>,
     /// Decoder log-variances (length X).
     pub log_var: &'a [f32],
+    /// How every layer's weights are stored (f32 as trained, or rounded to f16 or int8).
+    pub weights: Encoding,
 }
 
 fn len_u8(what: &'static str, n: usize) -> Result<u8, Error> {
@@ -847,7 +1006,7 @@ fn layout(desc: &ModelDesc<'_, '_>) -> (usize, usize) {
         + names;
     let params = desc.norm_mean.len()
         + desc.norm_std.len()
-        + all_layers(l).map(|d| d.weight().len() + d.bias().len()).sum::<usize>()
+        + all_layers(l).map(|d| desc.weights.words(d.inputs(), d.outputs()) + d.bias().len()).sum::<usize>()
         + desc.log_var.len();
     (header.div_ceil(4) * 4, params)
 }
@@ -876,7 +1035,9 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
     let x = desc.log_var.len();
     let mut w = Writer { out, pos: 0 };
     w.put(&MAGIC);
-    w.put(&VERSION.to_le_bytes());
+    // Files of f32 weights are written in the format that readers before f16 and int8 read.
+    let version = if desc.weights == Encoding::F32 { VERSION_ALARM } else { VERSION };
+    w.put(&version.to_le_bytes());
     let (header_len, params) = layout(desc);
     w.put(&len_u16("header length", header_len)?.to_le_bytes());
     w.put(&u32::try_from(len).map_err(|_| field("file length", len as u64))?.to_le_bytes());
@@ -900,7 +1061,7 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
     w.put(&desc.transform.wandering.to_le_bytes());
     for d in all_layers(l) {
         w.put(&len_u16("layer width", d.outputs())?.to_le_bytes());
-        w.put(&[d.activation().code(), 0]);
+        w.put(&[d.activation().code(), desc.weights.code()]);
     }
     for c in desc.thresholds {
         w.put(&c.quantile.to_le_bytes());
@@ -920,7 +1081,8 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
         w.put(&v.to_le_bytes());
     }
     for d in all_layers(l) {
-        for v in d.weight().iter().chain(d.bias()) {
+        w.put_weights(desc.weights, d);
+        for v in d.bias() {
             w.put(&v.to_le_bytes());
         }
     }
@@ -948,5 +1110,41 @@ impl Writer<'_> {
             dst.copy_from_slice(bytes);
         }
         self.pos += bytes.len();
+    }
+
+    /// `d`'s weight matrix stored as `enc`, padded to a whole word (then the int8 scales).
+    /// A weight that does not fit (an f16 overflow, a non-finite int8 row) is written as
+    /// NaN or infinity, which the reader refuses, naming it.
+    fn put_weights(&mut self, enc: Encoding, d: &DenseRef<'_>) {
+        let start = self.pos;
+        let w = d.weight();
+        match enc {
+            Encoding::F32 => w.iter().for_each(|v| self.put(&v.to_le_bytes())),
+            Encoding::F16 => w.iter().for_each(|&v| self.put(&weights::f32_to_f16(v).to_le_bytes())),
+            Encoding::Int8 => {
+                let cols = d.inputs().max(1);
+                let mut q = [0i8; 64];
+                // Scales after the matrix: computed once per row, written after it.
+                for row in w.chunks(cols) {
+                    let scale = weights::row_scale(row);
+                    for chunk in row.chunks(q.len()) {
+                        let n = chunk.len();
+                        if weights::quantize_with(chunk, scale, &mut q[..n]).is_err() {
+                            q[..n].fill(0);
+                        }
+                        self.put(bytemuck::cast_slice(&q[..n]));
+                    }
+                }
+            }
+        }
+        self.pos = start + 4 * enc.words(d.inputs(), d.outputs())
+            - if enc == Encoding::Int8 { 4 * d.outputs() } else { 0 };
+        if enc == Encoding::Int8 {
+            for row in w.chunks(d.inputs().max(1)) {
+                let scale =
+                    if row.iter().all(|v| v.is_finite()) { weights::row_scale(row) } else { f32::NAN };
+                self.put(&scale.to_le_bytes());
+            }
+        }
     }
 }

@@ -51,6 +51,7 @@ pub fn run() -> Result<usize, Failure> {
     n += tanh_table()?;
     n += kernel_matches_portable()?;
     n += weighted_squares_match_portable()?;
+    n += tanh_all_matches_portable()?;
     n += sqrt_matches_libm()?;
     n += hand_computed_score()?;
     n += spectrum_every_window()?;
@@ -94,7 +95,8 @@ pub fn tanh_table() -> Result<usize, Failure> {
 }
 
 /// [`kernel::matvec`] against [`kernel::matvec_portable`] on shapes that exercise every
-/// path of the assembly (row pairs, an odd last row, blocks of 8 and a remainder).
+/// path of the assembly (groups of 4 rows, 1 to 3 rows left over, fewer than 4 rows, no
+/// whole block of 8 columns, blocks of 8 and a remainder).
 pub fn kernel_matches_portable() -> Result<usize, Failure> {
     const SHAPES: [(usize, usize); 10] =
         [(1, 1), (2, 8), (3, 7), (5, 17), (8, 32), (32, 64), (64, 32), (7, 9), (4, 0), (1, 33)];
@@ -161,6 +163,35 @@ pub fn weighted_squares_match_portable() -> Result<usize, Failure> {
         }
     }
     Ok(LENS.len())
+}
+
+/// [`kernel::tanh_all`] (assembly on the device) gives [`kernel::tanh_all_portable`]'s bits,
+/// for tanh and the sigmoid, over even and odd lengths (the kernel's odd first pass), values
+/// past both clamps, zeros, infinities and NaN.
+pub fn tanh_all_matches_portable() -> Result<usize, Failure> {
+    const SPECIAL: [f32; 9] = [0.0, -0.0, 7.9, -7.9, 8.5, -30.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+    let mut rng = Rng::new(5);
+    let mut cases = 0;
+    for (a, b) in [(1.0f32, 0.0f32), (0.5, 0.5)] {
+        for len in [0usize, 1, 2, 9, 32, 33] {
+            let mut fast = [0.0f32; 34];
+            rng.fill_normal(&mut fast[..len]);
+            for (i, v) in fast[..len].iter_mut().enumerate() {
+                *v = if i < SPECIAL.len() && len > 8 { SPECIAL[i] } else { *v * 4.0 };
+            }
+            fast[len] = 1234.5;
+            let mut slow = fast;
+            kernel::tanh_all(&mut fast[..len], a, b);
+            kernel::tanh_all_portable(&mut slow[..len], a, b);
+            for i in 0..=len {
+                if fast[i].to_bits() != slow[i].to_bits() && !(fast[i].is_nan() && slow[i].is_nan()) {
+                    return Err(fail("tanh_all_matches_portable", cases * 100 + i, fast[i], slow[i]));
+                }
+            }
+            cases += 1;
+        }
+    }
+    Ok(cases)
 }
 
 /// [`kernel::sqrt`] (the FPU's `VSQRT` on the device) gives `libm::sqrtf`'s bits.
@@ -341,6 +372,6 @@ mod tests {
         // The spectrum check runs every window size the reader accepts: 4, 8, ..., 1024.
         assert_eq!(super::spectrum_every_window(), Ok(9));
         assert_eq!(super::finite_spike_overflows(), Ok(6));
-        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 9 + 1 + 9 + 6));
+        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 12 + 9 + 1 + 9 + 6));
     }
 }

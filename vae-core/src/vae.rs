@@ -5,6 +5,7 @@ use crate::dense::{LayerShape, Layers};
 use crate::encoder::Encoder;
 use crate::rng::Rng;
 use crate::score::{evaluate, evaluate_deterministic, Network, Outcome, ScoreConfig, Work};
+use crate::weights::{Store, F32};
 
 /// The buffers of a deterministic score of a model with input width `X`, latent width `Z`
 /// and `C` channels, kept by a caller that scores window after window: each score overwrites
@@ -41,30 +42,33 @@ impl<const X: usize, const Z: usize, const H: usize, const C: usize> Default for
 /// Every buffer of a score lives on the stack with its size known at compile time; the
 /// weights are borrowed, so a model over a file in flash costs no RAM beyond the decoder's
 /// precomputed precision (X floats).
+///
+/// `S` is how the heads' and the output layer's weights are stored (the hidden stacks carry
+/// their own in their types); see [`crate::weights`].
 #[derive(Clone, Copy, Debug)]
-pub struct Vae<'a, EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize> {
-    encoder: Encoder<'a, EB, X, HE, Z>,
-    decoder: Decoder<'a, DB, Z, HD, X>,
+pub struct Vae<'a, EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize, S: Store = F32> {
+    encoder: Encoder<'a, EB, X, HE, Z, S>,
+    decoder: Decoder<'a, DB, Z, HD, X, S>,
 }
 
-impl<'a, EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize>
-    Vae<'a, EB, DB, X, HE, Z, HD>
+impl<'a, EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize, S: Store>
+    Vae<'a, EB, DB, X, HE, Z, HD, S>
 where
     EB: Layers<X, HE>,
     DB: Layers<Z, HD>,
 {
     /// A model from its two halves.
-    pub const fn new(encoder: Encoder<'a, EB, X, HE, Z>, decoder: Decoder<'a, DB, Z, HD, X>) -> Self {
+    pub const fn new(encoder: Encoder<'a, EB, X, HE, Z, S>, decoder: Decoder<'a, DB, Z, HD, X, S>) -> Self {
         Self { encoder, decoder }
     }
 
     /// The encoder.
-    pub const fn encoder(&self) -> &Encoder<'a, EB, X, HE, Z> {
+    pub const fn encoder(&self) -> &Encoder<'a, EB, X, HE, Z, S> {
         &self.encoder
     }
 
     /// The decoder.
-    pub const fn decoder(&self) -> &Decoder<'a, DB, Z, HD, X> {
+    pub const fn decoder(&self) -> &Decoder<'a, DB, Z, HD, X, S> {
         &self.decoder
     }
 
@@ -159,8 +163,8 @@ where
     }
 }
 
-impl<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize> Network
-    for Vae<'_, EB, DB, X, HE, Z, HD>
+impl<EB, DB, const X: usize, const HE: usize, const Z: usize, const HD: usize, S: Store> Network
+    for Vae<'_, EB, DB, X, HE, Z, HD, S>
 where
     EB: Layers<X, HE>,
     DB: Layers<Z, HD>,

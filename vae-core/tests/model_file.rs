@@ -33,6 +33,7 @@ fn encode(p: &Params) -> Vec<u8> {
     let cal =
         [Calibration { quantile: 0.995, threshold: 12.5 }, Calibration { quantile: 0.99, threshold: 10.0 }];
     let desc = ModelDesc {
+        weights: vae_core::weights::Encoding::F32,
         name: "test model",
         seed: p.seed,
         window: W,
@@ -88,7 +89,7 @@ fn round_trip_preserves_everything() {
     assert_eq!(f.norm_mean(), &[0.5, -1.0]);
     assert_eq!(f.norm_std(), &[2.0, 0.25]);
     assert_eq!(f.decoder_log_var(), &p.s);
-    assert_eq!(f.layer_params(0).0, p.e1.as_flattened());
+    assert_eq!(f.layer_params(0).0, vae_core::model_file::LayerWeights::F32(p.e1.as_flattened()));
     assert_eq!(f.layer_params(5).1, &p.outb);
     let shapes: Vec<_> = h.layers().iter().map(|l| (l.inputs, l.outputs, l.activation)).collect();
     let (a, id) = (Activation::Tanh, Activation::Identity);
@@ -157,8 +158,17 @@ fn specific_errors_name_the_problem() {
     b[..4].copy_from_slice(b"PK\x03\x04");
     assert_eq!(parse(&b), Err(Error::BadMagic { found: *b"PK\x03\x04" }));
     let mut b = bytes.clone();
-    b[4] = 3;
-    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 3, supported: 2 }));
+    b[4] = 4;
+    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 4, supported: 3 }));
+    // A format-2 file (all f32) with an encoding in a layer descriptor: refused by name.
+    let mut b = bytes.clone();
+    b[model_file::FIXED_HEADER_LEN + 3] = 1;
+    fix_crc(&mut b);
+    assert!(
+        matches!(parse(&b), Err(Error::InvalidLayer { layer: 0, field: "weight encoding", found: 1 })),
+        "{:?}",
+        parse(&b)
+    );
     let mut b = bytes.clone();
     let last = b.len() - 1;
     b[last] ^= 0xFF;
@@ -287,6 +297,7 @@ fn writer_refuses_what_the_reader_would_refuse() {
     let nan: &'static [f32] = Box::leak(vec![f32::NAN; 2].into_boxed_slice());
     let layer = d(w1, b2, 2);
     let desc = ModelDesc {
+        weights: vae_core::weights::Encoding::F32,
         name: "x",
         seed: 0,
         window: 1,

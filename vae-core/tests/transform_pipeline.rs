@@ -57,6 +57,7 @@ fn try_file(transform: Transform, score: ScoreConfig) -> Result<Vec<u32>, Error>
     let dec = [d(w.d.as_flattened(), &w.db, Z, Activation::Tanh)];
     let cal = [Calibration { quantile: 0.995, threshold: 3.0 }];
     let desc = ModelDesc {
+        weights: vae_core::weights::Encoding::F32,
         name: "stats",
         seed: 9,
         window: W,

@@ -47,6 +47,7 @@ fn windows(n: usize, seed: u64) -> Vec<f32> {
 
 fn meta() -> ModelMeta {
     ModelMeta {
+        weights: vae_core::weights::Encoding::F32,
         name: "bench".into(),
         seed: 0,
         window: WINDOW,

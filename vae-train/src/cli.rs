@@ -1,5 +1,5 @@
 //! The `vae-train` command line: `fit`, `score`, `eval`, `inspect`, `export`, `import`,
-//! `synth`. It parses arguments into the pipeline's plans ([`crate::pipeline`]) and prints;
+//! `convert`, `synth`. It parses arguments into the pipeline's plans ([`crate::pipeline`]) and prints;
 //! every error is printed as one line naming the file and place, with a non-zero exit.
 
 use crate::data::{self, LoadOptions, NanPolicy};
@@ -16,7 +16,8 @@ mod args;
 mod limits;
 
 pub use args::{
-    check_options, score_config, Cli, Command, DataArgs, EvalArgs, FitArgs, ReadArgs, ScoreArgs, SynthArgs,
+    check_options, score_config, Cli, Command, ConvertArgs, DataArgs, EvalArgs, FitArgs, ReadArgs, ScoreArgs,
+    SynthArgs,
 };
 
 /// Runs a parsed command line.
@@ -46,8 +47,74 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             output::println(&format!("wrote {}", out.display()))?;
             inspect(&out)
         }
+        Command::Convert(a) => convert(&a),
         Command::Synth(a) => synth(&a),
     }
+}
+
+/// `vae-train convert`: the model with its weights re-encoded, thresholds kept, and what
+/// that does to the scores (measured on `--data` when given).
+fn convert(a: &ConvertArgs) -> Result<(), Error> {
+    let mut inputs: Vec<&Path> = a.input.data.iter().map(PathBuf::as_path).collect();
+    inputs.push(&a.model);
+    output::check(&a.out, a.force, &inputs)?;
+    let old = OwnedModel::load(&a.model)?;
+    let c = pipeline::convert(&old, a.weights)?;
+    let (from, to) = (c.from.name(), a.weights.name());
+    // Measured before writing: a bad --data file leaves no output behind.
+    let change = if a.input.data.is_empty() {
+        None
+    } else {
+        let opts = a.input.read.options(Some(old.meta.channels.clone()), old.meta.window, NanPolicy::Keep)?;
+        let mut recs = data::load(&a.input.data, &opts)?;
+        let mut again = recs.clone();
+        let before = pipeline::score(&old, &mut recs, old.meta.score)?;
+        let after = pipeline::score(&c.model, &mut again, c.model.meta.score)?;
+        Some(pipeline::score_change(&old, &before, &c.model, &after)?)
+    };
+    c.model.save(&a.out)?;
+    let mut text = format!(
+        "wrote {} ({} bytes): weights {from} -> {to}, {} bytes of weights instead of {}; largest change of a weight {}\n",
+        a.out.display(),
+        std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0),
+        c.bytes_after,
+        c.bytes_before,
+        c.largest_change
+    );
+    if c.from == a.weights {
+        let _ = writeln!(text, "note: the weights were already {to}: they are written unchanged");
+    } else if c.from != vae_core::weights::Encoding::F32 {
+        // f16 and int8 values cannot be made finer again: the trained ones are gone.
+        let _ = writeln!(
+            text,
+            "note: the weights keep the precision of {from} ({to} {}): converting cannot restore the trained \
+             values; convert the f32 model, or fit again with --weights {to}",
+            if c.exact() { "holds its values exactly" } else { "rounds them again" }
+        );
+    }
+    if c.exact() {
+        let _ = writeln!(
+            text,
+            "note: the weights are unchanged, and so are the scores: the thresholds still hold"
+        );
+    } else {
+        let _ = writeln!(
+            text,
+            "note: the thresholds and alarm rule are kept as calibrated on the scores of the {from} weights, \
+             which the {to} weights change; `vae-train fit --weights {to}` calibrates them on the {to} weights' scores"
+        );
+    }
+    if let Some(s) = change {
+        let _ = writeln!(
+            text,
+            "on {} windows of --data the score moved by at most {} ({:.3}% of its value), and {} decision(s) changed",
+            s.windows,
+            s.largest,
+            100.0 * s.largest_relative,
+            s.decisions_changed
+        );
+    }
+    output::print(&text)
 }
 
 fn synth(a: &SynthArgs) -> Result<(), Error> {
@@ -151,7 +218,21 @@ fn fit(a: &FitArgs) -> Result<(), Error> {
         fitted.model.thresholds[0].threshold,
         fitted.calibration_windows,
         fitted.calibrated_on
-    ))
+    ))?;
+    if let Some(r) = &fitted.rounded {
+        let w = r.weights.name();
+        output::println(&format!(
+            "weights stored as {w}: {} bytes of weights instead of {} ({:.0}%); threshold calibrated on the \
+             {w} weights' scores: {:.4} ({:.4} with the f32 weights; no calibration score moved by more than {})",
+            r.bytes,
+            r.f32_bytes,
+            100.0 * r.bytes as f64 / r.f32_bytes.max(1) as f64,
+            fitted.model.thresholds.first().map_or(f32::NAN, |c| c.threshold),
+            r.f32_threshold,
+            r.largest_change
+        ))?;
+    }
+    Ok(())
 }
 
 /// `fit --auto`'s table: every candidate with its criterion and device cost, the choice,

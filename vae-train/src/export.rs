@@ -148,6 +148,7 @@ pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
     };
     Ok(OwnedModel {
         meta: ModelMeta {
+            weights: vae_core::weights::Encoding::F32,
             name: r.get("name")?.clone(),
             seed: r.num("seed")?,
             window: r.num("window")? as usize,

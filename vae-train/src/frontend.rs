@@ -293,6 +293,7 @@ mod tests {
         let mut folded = trained.clone();
         scale.fold(&mut folded);
         let meta = crate::model::ModelMeta {
+            weights: vae_core::weights::Encoding::F32,
             name: "f".into(),
             seed: 1,
             window: 2,

@@ -31,16 +31,6 @@ impl Layer {
     fn as_ref(&self) -> Result<DenseRef<'_>, Error> {
         Ok(DenseRef::new(&self.weight, &self.bias, self.inputs, self.activation)?)
     }
-
-    fn from_ref(d: &DenseRef<'_>) -> Self {
-        Self {
-            inputs: d.inputs(),
-            outputs: d.outputs(),
-            activation: d.activation(),
-            weight: d.weight().to_vec(),
-            bias: d.bias().to_vec(),
-        }
-    }
 }
 
 /// The network: encoder hidden stack, the two heads, decoder hidden stack, output layer,
@@ -105,6 +95,10 @@ pub struct ModelMeta {
     pub score: ScoreConfig,
     /// Input transform.
     pub transform: Transform,
+    /// How the model file stores the weights (`f32` as trained, or `f16`/`int8` to shrink
+    /// flash; the weights held here are then the dequantised ones, exactly what the device
+    /// computes with).
+    pub weights: vae_core::weights::Encoding,
 }
 
 /// A complete model.
@@ -147,6 +141,7 @@ impl OwnedModel {
                 mean: self.net.mean.as_ref()?,
             },
             log_var: &self.net.decoder_log_var,
+            weights: self.meta.weights,
         };
         let mut out = vec![0u8; model_file::encoded_len(&desc)];
         let n = model_file::write(&desc, &mut out)?;
@@ -154,14 +149,33 @@ impl OwnedModel {
         Ok(out)
     }
 
-    /// Parses model-file bytes (any alignment).
+    /// Parses model-file bytes (any alignment). Weights stored as f16 or int8 are held
+    /// dequantised (the f32 values the device computes with) and [`ModelMeta::weights`]
+    /// keeps their encoding, so saving writes them back unchanged.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let buf = AlignedBytes::new(bytes);
         let f = ModelFile::parse(buf.bytes())?;
         let h = f.header();
-        let layers = f.layers()?;
+        let weights = h.weights().ok_or_else(|| {
+            Error::Input(
+                "the model file mixes weight encodings across layers, which vae-train does not write".into(),
+            )
+        })?;
+        let layer = |i: usize| -> Layer {
+            let shape = h.layers()[i];
+            let (w, b) = f.layer_params(i);
+            Layer {
+                inputs: shape.inputs,
+                outputs: shape.outputs,
+                activation: shape.activation,
+                weight: (0..w.len()).map(|k| w.weight(k, shape.inputs)).collect(),
+                bias: b.to_vec(),
+            }
+        };
+        let (e, d) = (h.encoder_depth(), h.decoder_depth());
         Ok(Self {
             meta: ModelMeta {
+                weights,
                 name: h.name.to_string(),
                 seed: h.seed,
                 window: h.window,
@@ -173,11 +187,11 @@ impl OwnedModel {
                 transform: h.transform,
             },
             net: Network {
-                encoder: layers.encoder.iter().map(Layer::from_ref).collect(),
-                mu: Layer::from_ref(&layers.mu),
-                log_var: Layer::from_ref(&layers.log_var),
-                decoder: layers.decoder.iter().map(Layer::from_ref).collect(),
-                mean: Layer::from_ref(&layers.mean),
+                encoder: (0..e).map(layer).collect(),
+                mu: layer(e),
+                log_var: layer(e + 1),
+                decoder: (e + 2..e + 2 + d).map(layer).collect(),
+                mean: layer(e + 2 + d),
                 decoder_log_var: f.decoder_log_var().to_vec(),
             },
             thresholds: h.thresholds().to_vec(),
@@ -250,6 +264,7 @@ mod tests {
         };
         OwnedModel {
             meta: ModelMeta {
+                weights: vae_core::weights::Encoding::F32,
                 name: "tiny".into(),
                 seed: 7,
                 window: 2,

@@ -349,6 +349,7 @@ pub(crate) mod tests {
         let x = transform.input_len(w, c);
         OwnedModel {
             meta: ModelMeta {
+                weights: vae_core::weights::Encoding::F32,
                 name: "spike".into(),
                 seed: 0,
                 window: w,

@@ -169,6 +169,7 @@ fn write_tiny_model(dir: &Path) -> PathBuf {
     };
     let m = OwnedModel {
         meta: ModelMeta {
+            weights: vae_core::weights::Encoding::F32,
             name: "tiny".into(),
             seed: 1,
             window: 2,

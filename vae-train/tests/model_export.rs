@@ -31,6 +31,7 @@ fn model() -> OwnedModel {
 fn model_with(transform: Transform, x: usize) -> OwnedModel {
     OwnedModel {
         meta: ModelMeta {
+            weights: vae_core::weights::Encoding::F32,
             name: "pump 3, rev b".into(),
             seed: 42,
             window: 4,

@@ -242,6 +242,7 @@ fn model(s: &Spec) -> OwnedModel {
     }
     OwnedModel {
         meta: ModelMeta {
+            weights: vae_core::weights::Encoding::F32,
             name: s.name.into(),
             seed: x as u64 * 1000 + s.latent as u64,
             window: s.window,

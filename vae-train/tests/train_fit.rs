@@ -22,6 +22,7 @@ const X: usize = WINDOW * CHANNELS;
 
 fn meta() -> ModelMeta {
     ModelMeta {
+        weights: vae_core::weights::Encoding::F32,
         name: "fit".into(),
         seed: 0,
         window: WINDOW,

@@ -13,6 +13,7 @@ use vae_train::train::{
 
 fn meta(window: usize, channels: usize) -> ModelMeta {
     ModelMeta {
+        weights: vae_core::weights::Encoding::F32,
         name: "parity".into(),
         seed: 0,
         window,

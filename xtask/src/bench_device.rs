@@ -201,7 +201,18 @@ pub fn run() -> Result<(), String> {
         ];
         args.extend(["--epochs", "3", "--quiet", "--force", "--out", &out]);
         vae_train(&args)?;
-        models.push((format!("{name} (raw windows)"), Some(PathBuf::from(out))));
+        models.push((format!("{name} (raw windows)"), Some(PathBuf::from(&out))));
+        // The same model with its weights stored in f16 and in int8.
+        if name == "64-32-8" {
+            let full = vae_train::OwnedModel::load(Path::new(&out)).map_err(|e| e.to_string())?;
+            for enc in [vae_core::weights::Encoding::F16, vae_core::weights::Encoding::Int8] {
+                let mut m = full.clone();
+                m.meta.weights = enc;
+                let path = dir.join(format!("{name}-{}.vaem", enc.name()));
+                m.save(&path).map_err(|e| e.to_string())?;
+                models.push((format!("{name} ({} weights)", enc.name()), Some(path)));
+            }
+        }
     }
     let csv = data.join("test.csv");
     println!(

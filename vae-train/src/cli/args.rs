@@ -9,6 +9,7 @@ use crate::train;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use vae_core::transform::Features;
+use vae_core::weights::Encoding;
 use vae_core::{Activation, ScoreConfig, ScoreKind};
 
 /// Train a VAE anomaly detector on sensor recordings and ship it to a microcontroller.
@@ -58,8 +59,33 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Re-encode a model file's weights (f32, f16, int8) to fit a smaller flash.
+    Convert(ConvertArgs),
     /// Generate a simulated machine recording (train.csv, test.csv with faults, faults.csv).
     Synth(SynthArgs),
+}
+
+/// `convert` options.
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// The model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// How the output stores the weights: f32, f16 (half their bytes) or int8 (a quarter,
+    /// with a scale per output row). The thresholds are kept as calibrated on the old
+    /// weights' scores; `fit --weights` calibrates on the new ones.
+    #[arg(long, value_parser = encoding)]
+    pub weights: Encoding,
+    /// Output model file (never the input). An existing file is kept unless --force.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Recordings to measure on how far the new weights move the scores and decisions
+    /// (e.g. the model's validation rows; columns default to the model's channel names).
+    #[command(flatten)]
+    pub input: DataArgs,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How to read recordings: the options `fit`, `score` and `eval` share.
@@ -105,7 +131,8 @@ impl ReadArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// Recordings: CSV (header row), .npy or .npz. Several files share their columns (fit
-    /// and score need at least one; eval's are labelled, with --labels or --label-windows).
+    /// and score need at least one; eval's are labelled, with --labels or --label-windows;
+    /// convert's are optional).
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// How to read them.
@@ -221,6 +248,11 @@ pub struct FitArgs {
     /// to have settled into a new state once the alarm was raised (0: never).
     #[arg(long, default_value_t = crate::scoring::DEFAULT_RELEARN_AFTER)]
     pub relearn_after: u16,
+    /// How the model file stores the weights: f32, f16 (half their bytes) or int8 (a quarter,
+    /// with a scale per output row). Training is in f32; the threshold is calibrated on the
+    /// scores of the stored weights, which the device computes.
+    #[arg(long, default_value = "f32", value_parser = encoding)]
+    pub weights: Encoding,
     /// Model name stored in the file (default: the output file's stem; at most 255 bytes).
     #[arg(long, value_parser = limits::name)]
     pub name: Option<String>,
@@ -452,6 +484,7 @@ impl FitArgs {
             learn: self.learn,
             relearn_after: self.relearn_after,
             name,
+            weights: self.weights,
             device,
             checkpoint: None,
             log: None,
@@ -530,6 +563,11 @@ fn check_samples(kind: ScoreKind, samples: Option<u16>) -> Result<(), Error> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Parses `--weights`.
+fn encoding(s: &str) -> Result<Encoding, String> {
+    Encoding::from_name(s).ok_or_else(|| format!("unknown encoding `{s}`: use f32, f16 or int8"))
 }
 
 fn parse_kind(s: &str) -> Result<ScoreKind, Error> {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use vae_core::model_file::Calibration;
 use vae_core::transform::Features;
+use vae_core::weights::Encoding;
 use vae_core::{Activation, ScoreConfig};
 
 /// Which normal windows the threshold is calibrated on.
@@ -83,6 +84,10 @@ pub struct FitPlan {
     pub relearn_after: u16,
     /// The model's name in its file.
     pub name: String,
+    /// How the file stores the weights. Training is in `f32` either way; the weights are
+    /// rounded to this encoding before calibration, so the threshold is set on the scores
+    /// the device computes.
+    pub weights: Encoding,
     /// Where to train.
     pub device: Device,
     /// Checkpoint of the best model so far (its resume state goes beside it).
@@ -120,6 +125,7 @@ impl Default for FitPlan {
             threshold_rule: ThresholdRule::Quantile,
             calibrate: Calibrate::Validation,
             name: String::new(),
+            weights: Encoding::F32,
             device: Device::Cpu,
             checkpoint: None,
             log: None,
@@ -150,6 +156,24 @@ pub struct Fitted {
     pub calibration_windows: usize,
     /// Which windows those were: `validation`, `training and validation` or `training`.
     pub calibrated_on: &'static str,
+    /// What storing the weights in a smaller encoding changed (`None` for `f32`).
+    pub rounded: Option<Rounded>,
+}
+
+/// What rounding the trained weights to the file's encoding changed, on the calibration
+/// windows: the price of the smaller file, in the terms of the decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rounded {
+    /// The encoding.
+    pub weights: Encoding,
+    /// Bytes of weights in the file ([`super::weight_bytes`]).
+    pub bytes: usize,
+    /// Bytes the `f32` weights would take.
+    pub f32_bytes: usize,
+    /// The decision threshold the `f32` weights' scores would have given.
+    pub f32_threshold: f32,
+    /// The largest change of a calibration window's score.
+    pub largest_change: f32,
 }
 
 /// The normalised split of the recordings and their windows.
@@ -217,6 +241,7 @@ pub(super) fn train_prepared(
     let x = transform.input_len(plan.window, p.channels.len());
     let (train_x, val_x, scale) = frontend::training_inputs(&transform, &p.windows, p.val_windows.as_ref())?;
     let meta = ModelMeta {
+        weights: vae_core::weights::Encoding::F32,
         name: plan.name.clone(),
         seed: plan.seed,
         window: plan.window,
@@ -424,15 +449,37 @@ fn train_on(
 }
 
 /// Sets the model's thresholds from the scores of normal windows: by default those of the
-/// validation windows, which the model was not fitted on.
+/// validation windows, which the model was not fitted on. The weights are first rounded to
+/// `plan.weights`, so the scores are those the device computes with the file's weights.
 pub(super) fn calibrate(
-    mut model: OwnedModel,
+    trained: OwnedModel,
     outcome: &TrainOutcome,
     p: &Prepared,
     plan: &FitPlan,
     notes: &mut Notes<'_>,
 ) -> Result<Fitted, Error> {
+    let mut model = super::encode(trained.clone(), plan.weights)?;
     let (scored, on) = calibration_scores(&model, p, plan, notes)?;
+    let rounded = match plan.weights {
+        Encoding::F32 => None,
+        weights => {
+            // The same windows with the trained weights: what the rounding moved.
+            let (exact, _) = calibration_scores(&trained, p, plan, &mut |_| {})?;
+            let (f32_threshold, _) = scoring::calibrate_with(&exact, plan.quantile, plan.threshold_rule)?;
+            let largest_change = exact
+                .iter()
+                .zip(&scored)
+                .filter_map(|(a, b)| Some((a.score()? - b.score()?).abs()))
+                .fold(0.0f32, f32::max);
+            Some(Rounded {
+                weights,
+                bytes: super::weight_bytes(&model.net, weights),
+                f32_bytes: super::weight_bytes(&model.net, Encoding::F32),
+                f32_threshold: f32_threshold.value(),
+                largest_change,
+            })
+        }
+    };
     let mut quantiles = vec![plan.quantile];
     quantiles.extend([0.99f32, 0.999].into_iter().filter(|q| (q - plan.quantile).abs() > 1e-6));
     let mut decision_rule = ThresholdRule::Quantile;
@@ -457,6 +504,7 @@ pub(super) fn calibrate(
         decision_rule,
         calibration_windows: scored.len(),
         calibrated_on: on,
+        rounded,
     })
 }
 

@@ -4,6 +4,7 @@ use crate::error::Error;
 use crate::output;
 use std::fmt::Write as _;
 use std::path::Path;
+use vae_core::weights::Encoding;
 
 /// What `vae-train inspect` prints: the header, layer by layer, the cost on the device, and
 /// the checksum verdict.
@@ -65,18 +66,43 @@ fn layers(o: &mut String, h: &vae_core::model_file::Header<'_>, file_len: usize)
         h.encoder_depth(),
         h.decoder_depth()
     );
+    let shared = h.weights();
     for (i, l) in h.layers().iter().enumerate() {
         let _ = writeln!(
             o,
-            "    {:<16} {:>4} -> {:<4} {}",
+            "    {:<16} {:>4} -> {:<4} {}{}",
             h.part(i).name(),
             l.inputs,
             l.outputs,
-            l.activation.name()
+            l.activation.name(),
+            // Each layer's encoding only where they differ (vae-train writes one for all).
+            if shared.is_none() { format!(", {} weights", h.encoding(i).name()) } else { String::new() }
         );
     }
-    let _ = writeln!(o, "  parameters  {} (f32)", h.param_count());
-    let _ = writeln!(o, "  flash       {file_len} bytes (the whole file is embedded)");
+    // Words the weights take as stored, and as f32: the rest of the file is the same.
+    let (mut stored, mut plain) = (0, 0);
+    for (i, l) in h.layers().iter().enumerate() {
+        stored += h.encoding(i).words(l.inputs, l.outputs);
+        plain += Encoding::F32.words(l.inputs, l.outputs);
+    }
+    // Values, not words: every weight counts once however it is stored.
+    let values = h.param_count() - stored + plain;
+    match shared {
+        Some(Encoding::F32) => {
+            let _ = writeln!(o, "  parameters  {values} (f32)");
+            let _ = writeln!(o, "  flash       {file_len} bytes (the whole file is embedded)");
+        }
+        _ => {
+            let weights = shared.map_or("mixed", Encoding::name);
+            let _ = writeln!(o, "  parameters  {values} ({weights} weights, f32 biases)");
+            let _ = writeln!(
+                o,
+                "  flash       {file_len} bytes ({} with f32 weights; the whole file is embedded)",
+                // In this order: int8 with a scale per row can outweigh f32 for narrow layers.
+                file_len + 4 * plain - 4 * stored
+            );
+        }
+    }
     let _ = writeln!(o, "  cost        {} multiply-accumulates per deterministic score", h.macs());
     let _ = writeln!(o, "  score       {} (K = {})", h.score.kind().name(), h.score.samples());
     if h.thresholds().is_empty() {

@@ -7,6 +7,7 @@
 //! data::load(paths, opts)            -> Vec<Recording>   raw samples
 //! fit(&recordings, &FitPlan, ..)     -> Fitted           split, normalise, front end, train, calibrate
 //! fitted.model.save(path)                                the file the firmware embeds
+//! convert(&model, Encoding::F16)     -> Conversion       the same model, its weights re-encoded
 //! score(&model, &mut recordings, ..) -> Vec<ScoredWindow> the device's engine on the host
 //! evaluate(&model, &labelled, ..)    -> Evaluation       metrics against labels
 //! evaluate_given(.., &read_scores(f)?, ..) -> Evaluation the same, on a device's decisions
@@ -16,6 +17,7 @@
 //! of a `fit` before it starts.
 
 pub mod auto;
+mod convert;
 mod files;
 mod fit;
 mod inspect;
@@ -24,8 +26,9 @@ mod score;
 pub use crate::eval::{evaluate, evaluate_given, Evaluation};
 pub use crate::frontend::Wandering;
 pub use auto::{fit_auto, AutoParts, Search};
+pub use convert::{convert, encode, score_change, weight_bytes, Conversion, ScoreChange};
 pub use files::FitFiles;
-pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
+pub use fit::{fit, Calibrate, Device, FitPlan, Fitted, Rounded, MAX_PARAMETERS, MIN_TRAIN_WINDOWS};
 pub use inspect::describe;
 pub use score::{
     decisions, read_scores, score, score_rows, scores_csv, scores_header, threshold, Flag, ScoreRow,
