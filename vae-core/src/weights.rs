@@ -111,7 +111,7 @@ impl Store for F16 {
     type Elem = u16;
     #[inline(always)]
     fn weight(e: u16, _: f32) -> f32 {
-        f16_to_f32(e)
+        half(e)
     }
 }
 
@@ -122,6 +122,13 @@ impl Store for Int8 {
     fn weight(e: i8, scale: f32) -> f32 {
         dequantize_i8(e, scale)
     }
+}
+
+/// [`f16_to_f32`], the conversion every f16 kernel uses (the one place where a core's
+/// half-precision instruction, VCVTB on a Cortex-M4F, would go).
+#[inline(always)]
+pub fn half(h: u16) -> f32 {
+    f16_to_f32(h)
 }
 
 /// The `f32` value of the half-precision bits `h` (exact: every `f16` is an `f32`).
@@ -226,8 +233,30 @@ pub fn quantize_with(row: &[f32], scale: f32, q: &mut [i8]) -> Result<(), Error>
 }
 
 /// `y = W x + b` for weights stored as `S` (row `o` of `w` scaled by `scale[o]`; `scale` may
-/// be empty for unscaled encodings). Sums in the order of the portable `f32` kernel.
+/// be empty for unscaled encodings). Sums in the order of the portable `f32` kernel. The
+/// f16 and int8 products are the functions [`matvec_f16`] and [`matvec_i8`], compiled
+/// (and optimised) in this crate rather than in each caller.
+#[inline(always)]
 pub fn matvec<S: Store>(w: &[S::Elem], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+    match S::ENCODING {
+        Encoding::F16 => matvec_f16(bytemuck::try_cast_slice(w).unwrap_or(&[]), x, b, y),
+        Encoding::Int8 => matvec_i8(bytemuck::try_cast_slice(w).unwrap_or(&[]), scale, x, b, y),
+        Encoding::F32 => matvec_by::<S>(w, scale, x, b, y),
+    }
+}
+
+/// [`matvec`] of f16 weights.
+pub fn matvec_f16(w: &[u16], x: &[f32], b: &[f32], y: &mut [f32]) {
+    matvec_by::<F16>(w, &[], x, b, y);
+}
+
+/// [`matvec`] of int8 weights with one scale per row.
+pub fn matvec_i8(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+    matvec_by::<Int8>(w, scale, x, b, y);
+}
+
+#[inline(always)]
+fn matvec_by<S: Store>(w: &[S::Elem], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
     for (o, (out, &bias)) in y.iter_mut().zip(b).enumerate() {
         let s = scale.get(o).copied().unwrap_or(1.0);
