@@ -77,8 +77,19 @@ fn f16_and_int8_models_score_on_the_device_as_on_the_host() {
             worst / spread
         );
         assert!(worst / spread < bound, "{}: {worst} against {spread}", enc.name());
+        // Without the reader of compact weights, the build says what to enable.
+        let err = qemu::Build {
+            model: Some(path.clone()),
+            target_dir: Some(qemu::workspace_root().join("target").join("e2e-weights-f32")),
+            ..Default::default()
+        }
+        .run("firmware")
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("enable the `compact-weights` feature of vae-core"), "{err}");
         let elf = qemu::Build {
             model: Some(path.clone()),
+            features: vec!["compact-weights".into()],
             target_dir: Some(qemu::workspace_root().join("target").join("e2e-weights")),
             ..Default::default()
         }

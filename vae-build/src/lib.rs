@@ -254,6 +254,12 @@ fn generate(file: &ModelFile<'_>, abs: &Path, embedded: &Path, unchecked: bool) 
     line(format!("/// The decoder's hidden stack.\npub type DecoderBody<'a> = {};", stack(e + 2..e + 2 + d)));
     // The heads and the output layer share one encoding (the file says whether they do).
     let heads = store(e + 2 + d);
+    if h.weights() != Some(vae_core::weights::Encoding::F32) {
+        line(format!(
+            "const _: () = assert!(vae_core::weights::COMPACT_WEIGHTS, \"this model stores its weights as {}: enable the `compact-weights` feature of vae-core\");",
+            h.encoding(e + 2 + d).name()
+        ));
+    }
     line(format!("/// How the weights are stored: {}.\npub const WEIGHTS: vae_core::weights::Encoding = vae_core::weights::Encoding::{:?};", h.encoding(e + 2 + d).name(), h.encoding(e + 2 + d)));
     line(format!("/// The network.\npub type Vae = vae_core::Vae<'static, EncoderBody<'static>, DecoderBody<'static>, X, HE, Z, HD, {heads}>;"));
     line("/// What the build fixed: the transform, the score kind and the weights' encoding.\npub struct Spec;".into());

@@ -162,6 +162,10 @@ impl<'a> Header<'a> {
 
     /// How layer `i`'s weights are stored ([`Encoding::F32`] for an index past the last).
     pub fn encoding(&self, i: usize) -> Encoding {
+        if !weights::COMPACT_WEIGHTS {
+            // A build without f16 and int8 read only f32 files: every offset folds.
+            return Encoding::F32;
+        }
         Encoding::from_code(((self.encodings >> (2 * i.min(31))) & 3) as u8).unwrap_or_default()
     }
 
@@ -421,7 +425,10 @@ impl<'a> ModelFile<'a> {
             })?;
             // The weight encoding (format 3; a reserved zero before).
             let encoding = match Encoding::from_code(enc_code) {
-                Some(e) if version == VERSION || e == Encoding::F32 => e,
+                // Without the compact-weights feature only f32 is read (a constant: the
+                // offsets below fold to those of f32 files).
+                _ if !weights::COMPACT_WEIGHTS && enc_code == 0 => Encoding::F32,
+                Some(e) if weights::COMPACT_WEIGHTS && (e == Encoding::F32 || version == VERSION) => e,
                 _ => {
                     return Err(Error::InvalidLayer {
                         layer: i,

@@ -15,6 +15,10 @@
 
 use crate::error::Error;
 
+/// Whether this build reads f16 and int8 weights (feature `compact-weights`); without it a
+/// model file storing them is refused, and none of their code is linked.
+pub const COMPACT_WEIGHTS: bool = cfg!(feature = "compact-weights");
+
 /// A weight encoding, as the model file records it per layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

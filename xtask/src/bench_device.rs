@@ -231,9 +231,14 @@ pub fn run() -> Result<(), String> {
     );
     for (name, model) in models {
         let target = Some(qemu::workspace_root().join("target").join("bench-firmware"));
+        // Images of f16 or int8 weights need their reader; f32 images go without it.
+        let compact = name.contains("f16") || name.contains("int8");
+        let mut features = vec!["bench".to_string()];
+        let board_features: Vec<String> = if compact { vec!["compact-weights".into()] } else { Vec::new() };
+        features.extend(board_features.iter().cloned());
         let bench = qemu::Build {
             model: model.clone(),
-            features: vec!["bench".into()],
+            features,
             target_dir: target.clone(),
             ..Default::default()
         }
@@ -248,13 +253,19 @@ pub fn run() -> Result<(), String> {
         // One window is scored every `hop` samples: the scoring keeps up while a hop's worth
         // of sampling periods holds the window's cycles.
         let max_rate = NRF_HZ * loaded.meta.hop as f64 / cycles;
-        let qemu_elf = qemu::Build { model: model.clone(), target_dir: target.clone(), ..Default::default() }
+        let qemu_elf = qemu::Build {
+            model: model.clone(),
+            features: board_features.clone(),
+            target_dir: target.clone(),
+            ..Default::default()
+        }
             .run("firmware")
             .map_err(|e| e.to_string())?;
         let (qf, qr) = sizes(&qemu_elf)?;
         let nrf = qemu::Build {
             model: model.clone(),
             board: Some("nrf52840".into()),
+            features: board_features,
             target_dir: target,
             ..Default::default()
         }
