@@ -3,7 +3,6 @@
 //! `vae-train fit` trains on that CSV as it is; the scoring firmware, run on the captured
 //! data, gives the host's scores and decisions.
 
-use clap::Parser as _;
 use std::path::Path;
 use std::time::Duration;
 use vae_e2e::capture::{self, Board, Options};
@@ -15,10 +14,7 @@ use vae_train::data::{load_file, LoadOptions};
 use vae_train::pipeline::read_scores;
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn target(name: &str) -> std::path::PathBuf {

@@ -4,17 +4,13 @@
 //! (the assembly kernel against the portable loops, among others) and a replayed recording
 //! gets the host's scores and decisions, window by window.
 
-use clap::Parser as _;
 use std::path::Path;
 use std::time::Duration;
 use vae_e2e::device::{compare, read_host_scores};
 use vae_e2e::qemu::{self, Machine};
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

@@ -4,17 +4,13 @@
 //! host's `vae-train score` for the same window to 1e-5 relative, and the same windows must
 //! be flagged.
 
-use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vae_e2e::device::{compare, parse_summary, parse_window, read_host_scores, DeviceWindow, HostWindow};
 use vae_e2e::qemu;
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn host_scores(path: &Path) -> Vec<HostWindow> {

@@ -4,17 +4,13 @@
 //! must equal the host's `vae-train score` (which applies the same `vae-core` transform and
 //! smoother) to 1e-5 relative.
 
-use clap::Parser;
 use std::path::Path;
 use std::time::Duration;
 use vae_e2e::device::{parse_summary, parse_window};
 use vae_e2e::qemu;
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// `smoothed=` of a device line.

@@ -3,7 +3,6 @@
 //! holds the dequantised weights), and its scores stay close to the f32 model's: the
 //! largest difference is printed and bounded.
 
-use clap::Parser as _;
 use std::path::Path;
 use std::time::Duration;
 use vae_core::weights::Encoding;
@@ -11,10 +10,7 @@ use vae_e2e::device::{compare, read_host_scores, HostWindow};
 use vae_e2e::qemu;
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn host(model: &Path, data: &Path, out: &Path) -> Vec<HostWindow> {

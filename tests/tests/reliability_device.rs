@@ -14,7 +14,6 @@
 //!   std is below 1 is an anomaly, not a NaN/Inf: `vae-train score` and the device both flag
 //!   its windows as overflowed, and count no invalid window and no non-finite value for it.
 
-use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -26,10 +25,7 @@ use vae_e2e::qemu;
 static BUILD: Mutex<()> = Mutex::new(());
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn s(p: &Path) -> &str {

@@ -2,7 +2,6 @@
 //! built against a model with a front end and smoothing, with no size or type written by
 //! hand, it makes the same decisions as `vae-train score` on the same recording.
 
-use clap::Parser as _;
 use std::path::Path;
 use std::time::Duration;
 use vae_e2e::device::parse_window;
@@ -11,10 +10,7 @@ use vae_train::data::{load_file, LoadOptions};
 use vae_train::pipeline::{read_scores, Flag};
 
 fn cli(args: &[&str]) {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = vae_train::cli::Cli::try_parse_from(&full).unwrap_or_else(|e| panic!("{e}"));
-    vae_train::cli::run(cli).unwrap_or_else(|e| panic!("vae-train {}: {e}", args.join(" ")));
+    vae_e2e::vae_train(args).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

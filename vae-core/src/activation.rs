@@ -82,12 +82,13 @@ impl Activation {
     /// copy of the polynomial loop.
     #[inline(never)]
     pub fn apply_all(self, xs: &mut [f32]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Relu => xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
-            Activation::Tanh => tanh_all(xs, 1.0, 0.0),
-            Activation::Sigmoid => tanh_all(xs, 0.5, 0.5),
-        }
+        let (a, b) = match self {
+            Activation::Identity => return,
+            Activation::Relu => return xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
+            Activation::Tanh => (1.0, 0.0),
+            Activation::Sigmoid => (0.5, 0.5),
+        };
+        tanh_all(xs, a, b);
     }
 }
 

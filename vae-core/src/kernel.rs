@@ -7,11 +7,12 @@
 //!   vectorises them and a Cortex-M keeps the partial sums in registers;
 //! * with the `arm-vfma` feature on an `eabihf` ARM target (Cortex-M4F/M7): hand-written
 //!   assembly (`cortex_m`), with instructions chosen by the Cortex-M4's cycle table (VFMA and
-//!   VMLA take 3 cycles, VMUL and VADD 1 each): a matrix-vector loop over four rows at a time
-//!   with VMUL + VADD on independent accumulators, about 3.5 estimated cycles per
-//!   multiply-accumulate in its inner loop (the former VFMA loop took 4.9; rustc emits VMLA
-//!   or no fused instruction at all); the tanh/sigmoid loop two values at a time, the same
-//!   bits as the portable loop in about two thirds of the cycles; the weighted squares in
+//!   VMLA take 3 cycles, VMUL and VADD 1 each) and sized for flash: one matrix-vector
+//!   routine for every shape, four rows at a time with VMUL + VADD on independent
+//!   accumulators, about 3.9 estimated cycles per multiply-accumulate in its inner loop (the
+//!   former VFMA loop took 4.9; rustc emits VMLA or no fused instruction at all); the
+//!   tanh/sigmoid loop software-pipelined one value at a time, the same bits as the portable
+//!   loop in about three quarters of the cycles; the weighted squares in
 //!   eight lanes; `VSQRT` for the square root. That module is the only code in the crate that
 //!   uses `unsafe`.
 //!
@@ -80,8 +81,8 @@ pub fn sqrt(x: f32) -> f32 {
 
 /// `b + a tanh(a x)` of every value in place, [`crate::math::tanh`] bit for bit: tanh with
 /// a = 1, b = 0, the logistic sigmoid with a = b = 1/2. With the ARM kernels, assembly that
-/// performs the same operations in the same order two values at a time (the same bits, in
-/// about half the cycles of the compiled loop); else [`tanh_all_portable`].
+/// performs the same operations in the same order, software-pipelined (the same bits, in
+/// about three quarters of the cycles of the compiled loop); else [`tanh_all_portable`].
 #[inline]
 pub fn tanh_all(xs: &mut [f32], a: f32, b: f32) {
     #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]

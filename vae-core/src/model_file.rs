@@ -933,14 +933,11 @@ impl<'a, const I: usize, const O: usize, S: Store> LoadLayers<'a> for Dense<'a, 
         // Only the slicing of `S`'s encoding is compiled in.
         let (f, off) = (cursor.file, cursor.off);
         let (n, words) = (I * O, S::ENCODING.words(I, O));
-        let flat: &'a [S::Elem] = bytemuck::try_cast_slice(
-            f.data.get(4 * off..4 * off + n * core::mem::size_of::<S::Elem>()).unwrap_or(&[]),
-        )
-        .unwrap_or(&[]);
+        let bytes = f.data.get(4 * off..4 * off + n * core::mem::size_of::<S::Elem>()).unwrap_or(&[]);
+        let rows: &'a [[S::Elem; I]] =
+            bytemuck::try_cast_slice(bytes).map_err(|_| Error::LayerIndex { layer: i })?;
         let scale = if S::ENCODING == Encoding::Int8 { f.slice(off + words - O, O) } else { &[] };
         let b = f.slice(off + words, O);
-        let rows: &'a [[S::Elem; I]] =
-            bytemuck::try_cast_slice(flat).map_err(|_| Error::LayerIndex { layer: i })?;
         let weight: &'a [[S::Elem; I]; O] = rows.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
         let bias: &'a [f32; O] = b.try_into().map_err(|_| Error::LayerIndex { layer: i })?;
         cursor.next += 1;

@@ -15,6 +15,7 @@ use crate::normalize::Normalizer;
 use crate::rng::Rng;
 use crate::score::{Outcome, ScoreConfig};
 use crate::transform::{Features, Transform, MAX_SPECTRUM_WINDOW};
+use crate::weights;
 use crate::{Decoder, Encoder, Vae};
 use core::fmt;
 
@@ -52,6 +53,8 @@ pub fn run() -> Result<usize, Failure> {
     n += kernel_matches_portable()?;
     n += weighted_squares_match_portable()?;
     n += tanh_all_matches_portable()?;
+    n += compact_kernels_match_portable()?;
+    n += compact_weights_are_exact()?;
     n += sqrt_matches_libm()?;
     n += hand_computed_score()?;
     n += spectrum_every_window()?;
@@ -95,8 +98,8 @@ pub fn tanh_table() -> Result<usize, Failure> {
 }
 
 /// [`kernel::matvec`] against [`kernel::matvec_portable`] on shapes that exercise every
-/// path of the assembly (groups of 4 rows, 1 to 3 rows left over, fewer than 4 rows, no
-/// whole block of 8 columns, blocks of 8 and a remainder).
+/// path of the assembly (passes of 4 rows, then 1 to 3 one-row passes; fewer than 4 rows;
+/// no whole block of 4 columns, blocks of 4 and a remainder; no columns at all).
 pub fn kernel_matches_portable() -> Result<usize, Failure> {
     const SHAPES: [(usize, usize); 10] =
         [(1, 1), (2, 8), (3, 7), (5, 17), (8, 32), (32, 64), (64, 32), (7, 9), (4, 0), (1, 33)];
@@ -166,8 +169,10 @@ pub fn weighted_squares_match_portable() -> Result<usize, Failure> {
 }
 
 /// [`kernel::tanh_all`] (assembly on the device) gives [`kernel::tanh_all_portable`]'s bits,
-/// for tanh and the sigmoid, over even and odd lengths (the kernel's odd first pass), values
-/// past both clamps, zeros, infinities and NaN.
+/// for tanh and the sigmoid, over lengths 0, 1 and more (the pipelined kernel's first pass
+/// stores junk to the first value before its real result, and its last pass loads the last
+/// value again; the value after the slice must stay untouched), values past both clamps,
+/// zeros, infinities and NaN.
 pub fn tanh_all_matches_portable() -> Result<usize, Failure> {
     const SPECIAL: [f32; 9] = [0.0, -0.0, 7.9, -7.9, 8.5, -30.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
     let mut rng = Rng::new(5);
@@ -192,6 +197,163 @@ pub fn tanh_all_matches_portable() -> Result<usize, Failure> {
         }
     }
     Ok(cases)
+}
+
+/// [`weights::matvec_f16`] and [`weights::matvec_i8`] (assembly on the device) against
+/// [`weights::matvec_f16_portable`] and [`weights::matvec_i8_portable`] on shapes that
+/// exercise every path of the kernels: groups of 4 rows, 1 to 3 rows left over, blocks of 8
+/// columns, tails, odd widths (f16 rows off a word boundary) and a matrix that does not start
+/// on a word. Two cases per shape (f16, int8).
+pub fn compact_kernels_match_portable() -> Result<usize, Failure> {
+    const SHAPES: [(usize, usize); 12] = [
+        (1, 1),
+        (2, 8),
+        (3, 7),
+        (5, 17),
+        (8, 32),
+        (32, 64),
+        (7, 9),
+        (4, 0),
+        (1, 33),
+        (3, 2),
+        (6, 6),
+        (2, 13),
+    ];
+    const MAX: usize = 32 * 64;
+    // One extra half and byte in front, to start a matrix off a word (odd shapes).
+    let mut h = [0u16; MAX + 2];
+    let mut q = [0i8; MAX + 4];
+    let mut wf = [0.0f32; MAX];
+    let mut s = [0.0f32; 32];
+    let mut x = [0.0f32; 64];
+    let mut b = [0.0f32; 32];
+    let mut rng = Rng::new(13);
+    let mut cases = 0;
+    for (case, &(rows, cols)) in SHAPES.iter().enumerate() {
+        let n = rows * cols;
+        rng.fill_normal(&mut wf[..n]);
+        rng.fill_normal(&mut x[..cols]);
+        rng.fill_normal(&mut b[..rows]);
+        let off = case % 2; // every other shape starts off a word
+        for (d, &v) in h[off..off + n].iter_mut().zip(&wf[..n]) {
+            *d = weights::f32_to_f16(v);
+        }
+        for r in 0..rows {
+            let row = &wf[r * cols..(r + 1) * cols];
+            let start = off + r * cols;
+            s[r] = match weights::quantize_row_i8(row, &mut q[start..start + cols]) {
+                Ok(scale) => scale,
+                Err(_) => return Err(fail("compact_kernels_match_portable.quantize", case, f32::NAN, 0.0)),
+            };
+        }
+        for enc in 0..2 {
+            let mut fast = [f32::NAN; 33];
+            let mut slow = [f32::NAN; 33];
+            let (xs, bs) = (&x[..cols], &b[..rows]);
+            let mut mag = [0.0f32; 32];
+            if enc == 0 {
+                let w = &h[off..off + n];
+                weights::matvec_f16(w, xs, bs, &mut fast[..rows]);
+                weights::matvec_f16_portable(w, xs, bs, &mut slow[..rows]);
+                for (r, m) in mag.iter_mut().enumerate().take(rows) {
+                    *m = b[r].abs();
+                    for c in 0..cols {
+                        *m += (weights::f16_to_f32(w[r * cols + c]) * x[c]).abs();
+                    }
+                }
+            } else {
+                let w = &q[off..off + n];
+                weights::matvec_i8(w, &s[..rows], xs, bs, &mut fast[..rows]);
+                weights::matvec_i8_portable(w, &s[..rows], xs, bs, &mut slow[..rows]);
+                for (r, m) in mag.iter_mut().enumerate().take(rows) {
+                    *m = b[r].abs();
+                    for c in 0..cols {
+                        *m += (weights::dequantize_i8(w[r * cols + c], s[r]) * x[c]).abs();
+                    }
+                }
+            }
+            for r in 0..rows {
+                // Error bound of a length-`cols` f32 dot product, relative to sum |w x| + |b|.
+                let tol = 1e-6 * (cols as f32 + 1.0) * mag[r].max(1e-30);
+                if (fast[r] - slow[r]).abs() > tol || !fast[r].is_finite() {
+                    return Err(fail(
+                        "compact_kernels_match_portable",
+                        (case * 2 + enc) * 100 + r,
+                        fast[r],
+                        slow[r],
+                    ));
+                }
+            }
+            // Nothing past the output was written.
+            if !fast[rows].is_nan() {
+                return Err(fail(
+                    "compact_kernels_match_portable.bounds",
+                    case * 2 + enc,
+                    fast[rows],
+                    f32::NAN,
+                ));
+            }
+            cases += 1;
+        }
+    }
+    Ok(cases)
+}
+
+/// The kernels use exactly the stored weights: every finite f16 (through
+/// [`weights::matvec_f16`], each in every one of the 8 columns of a block and in 4 rows, with
+/// `x` one-hot) gives [`weights::f16_to_f32`], and every int8 value times a few scales gives
+/// [`weights::dequantize_i8`] (the `f32` product). One case per encoding.
+pub fn compact_weights_are_exact() -> Result<usize, Failure> {
+    let zero = [0.0f32; 4];
+    // f16: 32 consecutive codes as a 4 x 8 matrix, each column selected once.
+    let mut code = 0u32;
+    while code <= 0xffff {
+        let mut w = [0u16; 32];
+        for v in w.iter_mut() {
+            // Infinities and NaNs (exponent 31) are refused by the model file: skip them.
+            while code <= 0xffff && code & 0x7c00 == 0x7c00 {
+                code += 1;
+            }
+            *v = if code <= 0xffff { code as u16 } else { 0 };
+            code += 1;
+        }
+        for j in 0..8 {
+            let mut x = [0.0f32; 8];
+            x[j] = 1.0;
+            let mut y = [f32::NAN; 4];
+            weights::matvec_f16(&w, &x, &zero, &mut y);
+            for (r, &got) in y.iter().enumerate() {
+                let want = weights::f16_to_f32(w[r * 8 + j]);
+                // The sum starts from a +0 bias: -0 comes out as +0.
+                if got != want || got.is_nan() {
+                    return Err(fail("compact_weights_are_exact.f16", w[r * 8 + j] as usize, got, want));
+                }
+            }
+        }
+    }
+    // int8: every value, eight per row, in 4 rows of different scales.
+    const SCALES: [f32; 4] = [0.007_874_016, 1.0e-3, 0.123_456_79, 3.3e-7];
+    for base in (-128i32..128).step_by(32) {
+        let w: [i8; 32] = core::array::from_fn(|k| (base + k as i32) as i8);
+        for j in 0..8 {
+            let mut x = [0.0f32; 8];
+            x[j] = 1.0;
+            let mut y = [f32::NAN; 4];
+            weights::matvec_i8(&w, &SCALES, &x, &zero, &mut y);
+            for (r, &got) in y.iter().enumerate() {
+                let want = weights::dequantize_i8(w[r * 8 + j], SCALES[r]);
+                if got != want || got.is_nan() {
+                    return Err(fail(
+                        "compact_weights_are_exact.int8",
+                        (base + 128) as usize + r * 8 + j,
+                        got,
+                        want,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(2)
 }
 
 /// [`kernel::sqrt`] (the FPU's `VSQRT` on the device) gives `libm::sqrtf`'s bits.
@@ -372,6 +534,8 @@ mod tests {
         // The spectrum check runs every window size the reader accepts: 4, 8, ..., 1024.
         assert_eq!(super::spectrum_every_window(), Ok(9));
         assert_eq!(super::finite_spike_overflows(), Ok(6));
-        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 12 + 9 + 1 + 9 + 6));
+        assert_eq!(super::compact_kernels_match_portable(), Ok(24));
+        assert_eq!(super::compact_weights_are_exact(), Ok(2));
+        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 12 + 24 + 2 + 9 + 1 + 9 + 6));
     }
 }

@@ -15,6 +15,11 @@
 
 use crate::error::Error;
 
+// The assembly f16 and int8 kernels (Cortex-M4F/M7): the only `unsafe` code of this module.
+#[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
+#[path = "kernel/compact_arm.rs"]
+mod arm;
+
 /// Whether this build reads f16 and int8 weights (feature `compact-weights`); without it a
 /// model file storing them is refused, and none of their code is linked.
 pub const COMPACT_WEIGHTS: bool = cfg!(feature = "compact-weights");
@@ -249,13 +254,35 @@ pub fn matvec<S: Store>(w: &[S::Elem], scale: &[f32], x: &[f32], b: &[f32], y: &
     }
 }
 
-/// [`matvec`] of f16 weights.
+/// [`matvec`] of f16 weights: with the `arm-vfma` feature on an `eabihf` ARM target the
+/// assembly kernel (`kernel/compact_arm.rs`: `VCVTB`/`VCVTT` conversions, exact, and sums
+/// in another order), else [`matvec_f16_portable`].
 pub fn matvec_f16(w: &[u16], x: &[f32], b: &[f32], y: &mut [f32]) {
+    #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
+    arm::matvec_f16(w, x, b, y);
+    #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
+    matvec_f16_portable(w, x, b, y);
+}
+
+/// [`matvec`] of int8 weights with one scale per row: with the `arm-vfma` feature on an
+/// `eabihf` ARM target the assembly kernel (`kernel/compact_arm.rs`: each weight the `f32`
+/// product `s * q`, as here, sums in another order), else [`matvec_i8_portable`].
+pub fn matvec_i8(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+    #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
+    arm::matvec_i8(w, scale, x, b, y);
+    #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
+    matvec_i8_portable(w, scale, x, b, y);
+}
+
+/// [`matvec_f16`] in portable Rust, in the order of the portable `f32` kernel (the reference
+/// for the assembly kernel).
+pub fn matvec_f16_portable(w: &[u16], x: &[f32], b: &[f32], y: &mut [f32]) {
     matvec_by::<F16>(w, &[], x, b, y);
 }
 
-/// [`matvec`] of int8 weights with one scale per row.
-pub fn matvec_i8(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+/// [`matvec_i8`] in portable Rust, in the order of the portable `f32` kernel (the reference
+/// for the assembly kernel).
+pub fn matvec_i8_portable(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     matvec_by::<Int8>(w, scale, x, b, y);
 }
 

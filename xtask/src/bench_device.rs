@@ -160,12 +160,7 @@ fn count(machine: qemu::Machine, elf: &Path, csv: &Path) -> Result<(f64, f64), S
     Ok((sum as f64 / windows as f64, cycles as f64 / windows as f64))
 }
 
-fn vae_train(args: &[&str]) -> Result<(), String> {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&full).map_err(|e| e.to_string())?;
-    vae_train::cli::run(cli).map_err(|e| e.to_string())
-}
+use vae_e2e::vae_train;
 
 /// The nRF52840's core clock, Hz.
 const NRF_HZ: f64 = 64e6;
@@ -236,14 +231,10 @@ pub fn run() -> Result<(), String> {
         let mut features = vec!["bench".to_string()];
         let board_features: Vec<String> = if compact { vec!["compact-weights".into()] } else { Vec::new() };
         features.extend(board_features.iter().cloned());
-        let bench = qemu::Build {
-            model: model.clone(),
-            features,
-            target_dir: target.clone(),
-            ..Default::default()
-        }
-        .run("firmware")
-        .map_err(|e| e.to_string())?;
+        let bench =
+            qemu::Build { model: model.clone(), features, target_dir: target.clone(), ..Default::default() }
+                .run("firmware")
+                .map_err(|e| e.to_string())?;
         let (per_window, cycles) = count(qemu::Machine::default(), &bench, &csv)?;
         let loaded = vae_train::OwnedModel::load(
             &model.clone().unwrap_or_else(|| qemu::workspace_root().join("firmware/models/default.vaem")),
@@ -259,8 +250,8 @@ pub fn run() -> Result<(), String> {
             target_dir: target.clone(),
             ..Default::default()
         }
-            .run("firmware")
-            .map_err(|e| e.to_string())?;
+        .run("firmware")
+        .map_err(|e| e.to_string())?;
         let (qf, qr) = sizes(&qemu_elf)?;
         let nrf = qemu::Build {
             model: model.clone(),

@@ -74,12 +74,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     demo.run().map(|_| ())
 }
 
+/// Runs `vae-train ARGS...`, echoing the command as the demo's transcript.
 fn vae_train(args: &[&str]) -> Result<(), String> {
-    let mut full = vec!["vae-train"];
-    full.extend_from_slice(args);
-    eprintln!("\n$ {}", full.join(" "));
-    let cli = <vae_train::cli::Cli as clap::Parser>::try_parse_from(&full).map_err(|e| e.to_string())?;
-    vae_train::cli::run(cli).map_err(|e| format!("vae-train {}: {e}", args.first().unwrap_or(&"")))
+    eprintln!("\n$ vae-train {}", args.join(" "));
+    vae_e2e::vae_train(args)
 }
 
 fn s(p: &Path) -> &str {

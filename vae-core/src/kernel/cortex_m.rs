@@ -7,72 +7,68 @@
 //! 2 where nothing waits (an FPU result read by the very next instruction costs 1 more);
 //! `VLDM` costs 1 + N; a taken branch refills the pipeline (+2).
 //!
-//! * Matrix-vector product: four output rows per pass share each 8-element block of `x`.
-//!   Per block one `VLDM` of `x` (9 cycles), four weight `VLDM`s (36), 32 `VMUL`s into the
-//!   weight registers and 32 `VADD`s that alternate between two rows' accumulators (64),
-//!   and the loop's `SUBS`/`BNE` (4): 113 cycles for 32 multiply-accumulates, 3.5 per MAC
-//!   (the former two-row `VFMA` loop took 79 for 16, 4.9 per MAC). Rows left over (fewer than
-//!   4, or all rows when there is no whole block) go one at a time: two `VLDM`s, eight `VMUL`s
-//!   and eight `VADD`s into two accumulators, 38 cycles per block of 8 (4.75 per MAC).
-//!   Columns after the last whole block go one at a time with `VMLA`. Each row sums its
-//!   products in a different order than the portable loop's eight lanes, so results differ
-//!   from the host's in the last bits (within the parity tests' bounds).
+//! These kernels are also sized for flash (the 64-32-8 nRF52840 image has a 32,000-byte
+//! budget): each one is a single routine with as little unrolled code as its cycle gain pays
+//! for.
+//!
+//! * Matrix-vector product: one routine for every shape. Four output rows per pass share
+//!   each 4-element block of `x`. Per block one `VLDM` of `x` (5 cycles), four weight `VLDM`s
+//!   (20), 16 `VMUL`s into the weight registers and 16 `VADD`s, each two instructions after
+//!   the product it adds (32), and the loop's `SUBS`, exit test and branch (5): 62 cycles
+//!   for 16 multiply-accumulates, 3.9 per MAC (blocks of 8 columns took 3.6 per MAC but 128
+//!   more bytes; the former two-row `VFMA` loop took 4.9). Rows left over (fewer than 4) go
+//!   one per pass through lane 0's code only: 24 cycles per block (6 per MAC; a one-row
+//!   product is the scorer's finiteness probe). Columns after the last whole block go one at
+//!   a time with `VMLA`. Each row sums its products in a different order than the portable
+//!   loop's eight lanes, so results differ from the host's in the last bits (within the
+//!   parity tests' bounds).
 //! * tanh/sigmoid: the same operations in the same order as the portable loop (so the same
-//!   bits), two values per pass with each instruction followed by its twin of the other
-//!   value, so nothing waits; about 53 cycles per value against 79 for the compiled loop
-//!   (which uses 3-cycle `VMLA`s and stalls on every step of its Horner chains).
+//!   bits), one value per pass, software-pipelined (the end of one value's Horner chain
+//!   interleaved with the load and clamp of the next) so nothing waits; about 60 cycles per
+//!   value against 79 for the compiled loop (which uses 3-cycle `VMLA`s and stalls on every
+//!   step of its Horner chains) and 53 for a two-value loop 128 bytes longer.
 //!
 //! Register use follows the AAPCS: the callee-saved registers each routine touches (s16-s31,
-//! r4-r7) are saved and restored.
+//! r4-r9) are saved and restored.
 #![allow(unsafe_code)]
 
-// Four rows at a time, over whole blocks of 8 columns. r0 = w, r1 = x, r2 = bias, r3 = out,
-// [sp] = groups of 4 rows (at least 1), [sp + 4] = cols (at least 8).
-// Row k of the group is read through its own pointer (r0, r4-r6) and accumulates in s(8+k),
-// from its bias. Per block: x in s0-s7, then for each pair of rows two weight VLDMs into
-// s16-s23 and s24-s31, the sixteen products in place (VMUL), and sixteen VADDs that alternate
-// between the pair's two accumulators, so no instruction reads the result of the one before.
-// The columns after the last whole block (cols mod 8) go one at a time with VMLA.
+// y = W x + b for any shape: r0 = w, r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
+// [sp + 4] = cols. Rows go in passes of four lanes: lane k is read through its own pointer
+// (r0, r4-r6) and accumulates in s(8+k), from its bias. While 4 or more rows are left a pass
+// takes the next four rows (one VLDM of bias, one VSTM of results); after that each pass
+// takes one row, loads and stores lane 0 only, and runs lane 0's code only in the blocks
+// (all four lane pointers point into that row, for the column tail, where lanes 1-3 compute
+// copies that are never stored). Every lane performs the same operations in the same order,
+// so a row gives the same bits in any lane.
+//
+// Per block of 4 columns x is in s0-s3; each lane loads its 4 weights (VLDM into s16-s19 or
+// s20-s23, alternately), multiplies them in place (VMUL) and adds the products to its sum
+// (VADD), each VADD two instructions after the VMUL it reads and the lane's last VADD after
+// the next lane's VLDM (lane 0's after the loop's SUBS), so no instruction reads the result
+// of the one before. The loop is rotated (lanes 1, 2, 3, 0, then the next block's x) so that
+// a one-row pass enters it at lane 0 (where lane 3's last VADD adds junk to the unused s11):
+// r9 holds where each block starts. The columns after the last whole block (cols mod 4) go
+// one at a time with VMLA, in all four lanes. With four rows, the weights are read from rows
+// r, r + 1, r + 2, r + 3; with one row, every lane pointer starts at that row.
 core::arch::global_asm!(
     ".syntax unified",
     ".thumb",
     ".fpu fpv4-sp-d16",
-    // Two rows of one block: weights through \wa and \wb, sums into \sa and \sb.
-    ".macro vae_core_mv8_pair wa, wb, sa, sb",
-    "    vldmia \\wa!, {{s16-s23}}",
-    "    vmul.f32 s16, s16, s0",
-    "    vmul.f32 s17, s17, s1",
-    "    vmul.f32 s18, s18, s2",
-    "    vmul.f32 s19, s19, s3",
-    "    vmul.f32 s20, s20, s4",
-    "    vmul.f32 s21, s21, s5",
-    "    vmul.f32 s22, s22, s6",
-    "    vmul.f32 s23, s23, s7",
-    "    vldmia \\wb!, {{s24-s31}}",
-    "    vmul.f32 s24, s24, s0",
-    "    vmul.f32 s25, s25, s1",
-    "    vmul.f32 s26, s26, s2",
-    "    vmul.f32 s27, s27, s3",
-    "    vmul.f32 s28, s28, s4",
-    "    vmul.f32 s29, s29, s5",
-    "    vmul.f32 s30, s30, s6",
-    "    vmul.f32 s31, s31, s7",
-    "    vadd.f32 \\sa, \\sa, s16",
-    "    vadd.f32 \\sb, \\sb, s24",
-    "    vadd.f32 \\sa, \\sa, s17",
-    "    vadd.f32 \\sb, \\sb, s25",
-    "    vadd.f32 \\sa, \\sa, s18",
-    "    vadd.f32 \\sb, \\sb, s26",
-    "    vadd.f32 \\sa, \\sa, s19",
-    "    vadd.f32 \\sb, \\sb, s27",
-    "    vadd.f32 \\sa, \\sa, s20",
-    "    vadd.f32 \\sb, \\sb, s28",
-    "    vadd.f32 \\sa, \\sa, s21",
-    "    vadd.f32 \\sb, \\sb, s29",
-    "    vadd.f32 \\sa, \\sa, s22",
-    "    vadd.f32 \\sb, \\sb, s30",
-    "    vadd.f32 \\sa, \\sa, s23",
-    "    vadd.f32 \\sb, \\sb, s31",
+    // One lane of a block: weights through \\w into \\b0-\\b3, sum in \\acc; \\pacc += \\plast
+    // finishes the lane before, after this lane's VLDM. The lane's own last VADD
+    // (\\acc += \\b3) is left to the code that follows.
+    ".macro vae_core_mv4_lane w, acc, b0, b1, b2, b3, pacc, plast",
+    "    vldmia \\w!, {{\\b0-\\b3}}",
+    "    .ifnb \\pacc",
+    "    vadd.f32 \\pacc, \\pacc, \\plast",
+    "    .endif",
+    "    vmul.f32 \\b0, \\b0, s0",
+    "    vmul.f32 \\b1, \\b1, s1",
+    "    vadd.f32 \\acc, \\acc, \\b0",
+    "    vmul.f32 \\b2, \\b2, s2",
+    "    vadd.f32 \\acc, \\acc, \\b1",
+    "    vmul.f32 \\b3, \\b3, s3",
+    "    vadd.f32 \\acc, \\acc, \\b2",
     ".endm",
     ".section .text.vae_core_matvec4_f32,\"ax\",%progbits",
     ".global vae_core_matvec4_f32",
@@ -80,29 +76,57 @@ core::arch::global_asm!(
     ".p2align 2",
     ".thumb_func",
     "vae_core_matvec4_f32:",
-    "    push {{r1, r4-r7, lr}}", // x stays at [sp, #64] once s16-s31 are pushed too
+    "    push {{r4-r9, lr}}",
     "    vpush {{s16-s31}}",
-    "    ldr r1, [sp, #92]", // cols (24 + 64 bytes pushed)
-    "    lsls r1, r1, #2",   // row stride in bytes
-    "    mov r7, r0",        // first row of the next group
+    "    mov r8, r1",             // x
+    "    ldrd r7, r1, [sp, #92]", // rows left, cols (28 + 64 bytes pushed)
+    "    lsls r1, r1, #2",        // row stride in bytes
+    "    adr.w r9, 2f",           // blocks start at lane 1
     "1:",
-    "    mov r0, r7",
-    "    add r4, r0, r1",
-    "    add r5, r4, r1",
-    "    add r6, r5, r1",
-    "    add r7, r6, r1",
-    "    vldmia r2!, {{s8-s11}}",
-    "    ldr r12, [sp, #64]",
-    "    lsrs lr, r1, #5", // whole blocks
+    "    cmp r7, #4",
+    "    itete hs",
+    "    vldmiahs r2!, {{s8-s11}}",
+    "    vldmialo r2!, {{s8}}",
+    "    movhs r6, r1", // lane step: a row, or 0 (one row)
+    "    movlo r6, #0",
+    "    it lo",
+    "    adrlo.w r9, 6f", // one row: blocks start at lane 0
+    "    adds r4, r0, r6",
+    "    adds r5, r4, r6",
+    "    adds r6, r5, r6",
+    "    mov r12, r8",
+    "    lsrs.w lr, r1, #4", // whole blocks
+    "    beq 3f",
+    "    vldmia r12!, {{s0-s3}}",
+    "    mov pc, r9",
     "2:",
-    "    vldmia r12!, {{s0-s7}}",
-    "    vae_core_mv8_pair r0, r4, s8, s9",
-    "    vae_core_mv8_pair r5, r6, s10, s11",
-    "    subs lr, lr, #1",
-    "    bne 2b",
-    "    ands lr, r1, #28", // columns after the blocks, times 4
-    "    beq 4f",
+    "    vae_core_mv4_lane r4, s9, s16, s17, s18, s19",
+    "    vae_core_mv4_lane r5, s10, s20, s21, s22, s23, s9, s19",
+    "    vae_core_mv4_lane r6, s11, s16, s17, s18, s19, s10, s23",
+    "6:",
+    "    vae_core_mv4_lane r0, s8, s20, s21, s22, s23, s11, s19",
+    "    subs.w lr, lr, #1",
+    "    vadd.f32 s8, s8, s23",
+    "    beq 3f",
+    "    vldmia r12!, {{s0-s3}}",
+    "    mov pc, r9",
     "3:",
+    "    ands lr, r1, #12", // columns after the blocks, times 4
+    "    bne 4f",
+    "5:",
+    "    cmp r7, #4",
+    "    itete hs",
+    "    vstmiahs r3!, {{s8-s11}}",
+    "    vstmialo r3!, {{s8}}",
+    "    subhs r7, #3",
+    "    movlo r6, r0", // the next row: where the last lane (or the only one) stopped
+    "    mov r0, r6",
+    "    subs r7, #1",
+    "    bne 1b",
+    "    vpop {{s16-s31}}",
+    "    pop {{r4-r9, pc}}",
+    // The column tail, out of line so that the common case (none) branches nowhere.
+    "4:",
     "    vldmia r12!, {{s0}}",
     "    vldmia r0!, {{s16}}",
     "    vldmia r4!, {{s17}}",
@@ -112,82 +136,11 @@ core::arch::global_asm!(
     "    vmla.f32 s9, s17, s0",
     "    vmla.f32 s10, s18, s0",
     "    vmla.f32 s11, s19, s0",
-    "    subs lr, lr, #4",
-    "    bne 3b",
-    "4:",
-    "    vstmia r3!, {{s8-s11}}",
-    "    ldr lr, [sp, #88]", // groups left
-    "    subs lr, lr, #1",
-    "    str lr, [sp, #88]",
-    "    bne 1b",
-    "    vpop {{s16-s31}}",
-    "    pop {{r1, r4-r7, pc}}",
-    ".size vae_core_matvec4_f32, . - vae_core_matvec4_f32",
-    ".purgem vae_core_mv8_pair",
-);
-
-// One row at a time: r0 = w, r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
-// [sp + 4] = cols. Two accumulators, s0 (from the bias) and s1; per block of 8 two VLDMs,
-// eight VMULs and eight VADDs alternating between them; the columns after the blocks with
-// VMLA.
-core::arch::global_asm!(
-    ".syntax unified",
-    ".thumb",
-    ".fpu fpv4-sp-d16",
-    ".section .text.vae_core_matvec1_f32,\"ax\",%progbits",
-    ".global vae_core_matvec1_f32",
-    ".type vae_core_matvec1_f32,%function",
-    ".p2align 2",
-    ".thumb_func",
-    "vae_core_matvec1_f32:",
-    "    push {{r4-r6, lr}}",
-    "    vpush {{s16-s17}}",
-    "    ldrd r4, r5, [sp, #24]", // rows, cols (16 + 8 bytes pushed)
-    "    movs r6, #0",
-    "1:",
-    "    vldmia r2!, {{s0}}",
-    "    vmov s1, r6",
-    "    mov r12, r1",
-    "    lsrs lr, r5, #3",
-    "    beq 3f",
-    "2:",
-    "    vldmia r12!, {{s2-s9}}",
-    "    vldmia r0!, {{s10-s17}}",
-    "    vmul.f32 s10, s10, s2",
-    "    vmul.f32 s11, s11, s3",
-    "    vmul.f32 s12, s12, s4",
-    "    vmul.f32 s13, s13, s5",
-    "    vmul.f32 s14, s14, s6",
-    "    vmul.f32 s15, s15, s7",
-    "    vmul.f32 s16, s16, s8",
-    "    vmul.f32 s17, s17, s9",
-    "    vadd.f32 s0, s0, s10",
-    "    vadd.f32 s1, s1, s11",
-    "    vadd.f32 s0, s0, s12",
-    "    vadd.f32 s1, s1, s13",
-    "    vadd.f32 s0, s0, s14",
-    "    vadd.f32 s1, s1, s15",
-    "    vadd.f32 s0, s0, s16",
-    "    vadd.f32 s1, s1, s17",
-    "    subs lr, lr, #1",
-    "    bne 2b",
-    "3:",
-    "    ands lr, r5, #7",
-    "    beq 5f",
-    "4:",
-    "    vldmia r12!, {{s2}}",
-    "    vldmia r0!, {{s10}}",
-    "    vmla.f32 s0, s10, s2",
-    "    subs lr, lr, #1",
+    "    subs.w lr, lr, #4",
     "    bne 4b",
-    "5:",
-    "    vadd.f32 s0, s0, s1",
-    "    subs r4, r4, #1",
-    "    vstmia r3!, {{s0}}",
-    "    bne 1b",
-    "    vpop {{s16-s17}}",
-    "    pop {{r4-r6, pc}}",
-    ".size vae_core_matvec1_f32, . - vae_core_matvec1_f32",
+    "    b 5b",
+    ".size vae_core_matvec4_f32, . - vae_core_matvec4_f32",
+    ".purgem vae_core_mv4_lane",
 );
 
 // Weighted squares in blocks of 8: lanes[j] += sum over blocks of (x - m)^2 * p at position j.
@@ -248,11 +201,14 @@ core::arch::global_asm!(
 
 // `b + a tanh(a x)` of every value in place (contract of [`super::tanh_all`]): the same
 // operations, in the same order, as the portable loop (VMUL and VADD round as `*` and `+`
-// do; VDIV is IEEE division), so the same bits. Two values per pass (lanes A and B), each
-// instruction followed by its twin of the other lane, so no instruction reads the result of
-// the one before. r0 = xs, r1 = len, s0 = a, s1 = b. Lane A is read through r0, lane B
-// through r3; when len is odd the first pass gives both lanes the first value (computed
-// twice, stored twice), and each pass moves A to B + 4 and B to B + 8.
+// do; VDIV is IEEE division), so the same bits. r0 = xs, r1 = len, s0 = a, s1 = b.
+// Software-pipelined, one value per pass: a pass runs the Horner chains of value i (q and the
+// first steps of p interleaved), then the rest of value i's chain interleaved with the load,
+// scaling and clamp of value i+1, so no instruction reads the result of the one before. The
+// first pass enters halfway (label 7) with no value i: its chain computes from the registers'
+// old contents and stores that to xs[0] after loading xs[0], and the next pass overwrites it.
+// The load pointer r0 stops at the last value (r2), so the last pass loads that value again
+// (and drops what it computes from it); r3 is the store pointer. len + 1 passes in all.
 core::arch::global_asm!(
     ".syntax unified",
     ".thumb",
@@ -263,92 +219,60 @@ core::arch::global_asm!(
     ".p2align 2",
     ".thumb_func",
     "vae_core_tanh_all_f32:",
-    "    cmp r1, #0",
-    "    it eq",
-    "    bxeq lr",
+    "    cbnz r1, 0f",
+    "    bx lr",
+    "0:",
     "    vpush {{s16-s28}}",
     "    adr r2, 8f",
     "    vldmia r2, {{s16-s28}}", // A13 A11 A9 A7 A5 A3 A1 B6 B4 B2 B0 -C C
-    "    adds r3, r0, #4",
-    "    lsls r2, r1, #31", // Z clear when len is odd
-    "    it ne",
-    "    movne r3, r0",
-    "    adds r1, r1, #1",
-    "    lsrs r1, r1, #1", // passes
+    "    add.w r2, r0, r1, lsl #2",
+    "    subs r2, #4", // the last value
+    "    mov r3, r0",
+    "    b 7f",
     "1:",
-    "    vldr s2, [r0]",
-    "    vldr s3, [r3]",
-    "    vmul.f32 s2, s2, s0", // t = a x
-    "    vmul.f32 s3, s3, s0",
+    "    vmul.f32 s4, s2, s2", // x2 (t clamped in s2)
+    "    mov r3, r0",
+    "    vmul.f32 s6, s4, s16", // p = x2 A13 + A11, q = x2 B6 + B4
+    "    vmul.f32 s8, s4, s23",
+    "    vadd.f32 s6, s6, s17",
+    "    vadd.f32 s8, s8, s24",
+    "    vmul.f32 s6, s4, s6", // p = x2 p + A9, q = x2 q + B2
+    "    vmul.f32 s8, s4, s8",
+    "    vadd.f32 s6, s6, s18",
+    "    vadd.f32 s8, s8, s25",
+    "    vmul.f32 s6, s4, s6", // p = x2 p + A7, q = x2 q + B0
+    "    vmul.f32 s8, s4, s8",
+    "    vadd.f32 s6, s6, s19",
+    "    vadd.f32 s8, s8, s26",
+    "    vmul.f32 s6, s4, s6", // p = x2 p + A5
+    "    cmp r0, r2",
+    "    vadd.f32 s6, s6, s20",
+    "    it lo",
+    "    addlo r0, #4",
+    "7:",
+    "    vmul.f32 s6, s4, s6", // p = x2 p + A3
+    "    vldr s3, [r0]",       // next x
+    "    vadd.f32 s6, s6, s21",
+    "    vmul.f32 s3, s3, s0", // next t = a x
+    "    vmul.f32 s6, s4, s6", // p = x2 p + A1
     // clamp(t, -C, C) as f32::clamp: NaN compares false both times and stays.
-    "    vcmp.f32 s2, s27",
-    "    vmrs APSR_nzcv, fpscr",
-    "    it mi",
-    "    vmovmi.f32 s2, s27",
-    "    vcmp.f32 s2, s28",
-    "    vmrs APSR_nzcv, fpscr",
-    "    it gt",
-    "    vmovgt.f32 s2, s28",
     "    vcmp.f32 s3, s27",
+    "    vadd.f32 s6, s6, s22",
     "    vmrs APSR_nzcv, fpscr",
+    "    vmul.f32 s6, s6, s2", // p t
     "    it mi",
     "    vmovmi.f32 s3, s27",
+    "    vdiv.f32 s6, s6, s8", // p / q
     "    vcmp.f32 s3, s28",
+    "    vmul.f32 s6, s0, s6", // b + a tanh
     "    vmrs APSR_nzcv, fpscr",
+    "    vadd.f32 s6, s1, s6",
     "    it gt",
     "    vmovgt.f32 s3, s28",
-    "    vmul.f32 s4, s2, s2", // x2
-    "    vmul.f32 s5, s3, s3",
-    "    vmul.f32 s6, s4, s16", // p = x2 A13 + A11, q = x2 B6 + B4
-    "    vmul.f32 s7, s5, s16",
-    "    vmul.f32 s8, s4, s23",
-    "    vmul.f32 s9, s5, s23",
-    "    vadd.f32 s6, s6, s17",
-    "    vadd.f32 s7, s7, s17",
-    "    vadd.f32 s8, s8, s24",
-    "    vadd.f32 s9, s9, s24",
-    "    vmul.f32 s6, s4, s6", // p = x2 p + A9, q = x2 q + B2
-    "    vmul.f32 s7, s5, s7",
-    "    vmul.f32 s8, s4, s8",
-    "    vmul.f32 s9, s5, s9",
-    "    vadd.f32 s6, s6, s18",
-    "    vadd.f32 s7, s7, s18",
-    "    vadd.f32 s8, s8, s25",
-    "    vadd.f32 s9, s9, s25",
-    "    vmul.f32 s6, s4, s6", // p = x2 p + A7, q = x2 q + B0
-    "    vmul.f32 s7, s5, s7",
-    "    vmul.f32 s8, s4, s8",
-    "    vmul.f32 s9, s5, s9",
-    "    vadd.f32 s6, s6, s19",
-    "    vadd.f32 s7, s7, s19",
-    "    vadd.f32 s8, s8, s26",
-    "    vadd.f32 s9, s9, s26",
-    "    vmul.f32 s6, s4, s6", // p = x2 p + A5
-    "    vmul.f32 s7, s5, s7",
-    "    vadd.f32 s6, s6, s20",
-    "    vadd.f32 s7, s7, s20",
-    "    vmul.f32 s6, s4, s6", // p = x2 p + A3
-    "    vmul.f32 s7, s5, s7",
-    "    vadd.f32 s6, s6, s21",
-    "    vadd.f32 s7, s7, s21",
-    "    vmul.f32 s6, s4, s6", // p = x2 p + A1
-    "    vmul.f32 s7, s5, s7",
-    "    vadd.f32 s6, s6, s22",
-    "    vadd.f32 s7, s7, s22",
-    "    vmul.f32 s6, s6, s2", // p t
-    "    vmul.f32 s7, s7, s3",
-    "    vdiv.f32 s6, s6, s8", // p / q
-    "    vdiv.f32 s7, s7, s9",
-    "    vmul.f32 s6, s0, s6", // b + a tanh
-    "    vmul.f32 s7, s0, s7",
-    "    vadd.f32 s6, s1, s6",
-    "    vadd.f32 s7, s1, s7",
-    "    vstr s6, [r0]",
-    "    vstr s7, [r3]",
-    "    adds r0, r3, #4",
-    "    adds r3, r3, #8",
     "    subs r1, r1, #1",
-    "    bne 1b",
+    "    vstr s6, [r3]",
+    "    vmov.f32 s2, s3",
+    "    bhs 1b",
     "    vpop {{s16-s28}}",
     "    bx lr",
     ".p2align 2",
@@ -381,14 +305,6 @@ extern "C" {
         x: *const f32,
         bias: *const f32,
         out: *mut f32,
-        groups: usize,
-        cols: usize,
-    );
-    fn vae_core_matvec1_f32(
-        w: *const f32,
-        x: *const f32,
-        bias: *const f32,
-        out: *mut f32,
         rows: usize,
         cols: usize,
     );
@@ -397,8 +313,7 @@ extern "C" {
     fn vae_core_wsq8_f32(x: *const f32, m: *const f32, p: *const f32, lanes: *mut f32, blocks: usize);
 }
 
-/// `y = W x + b` through the assembly routines (contract of [`super::matvec`]): groups of 8
-/// rows when there is at least one whole block of 8 columns, the other rows one at a time.
+/// `y = W x + b` through the assembly routine (contract of [`super::matvec`]).
 #[inline]
 pub(super) fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
@@ -406,37 +321,16 @@ pub(super) fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     if let Some(fit) = w.len().checked_div(cols) {
         rows = rows.min(fit);
     }
-    let groups = if cols >= 8 { rows / 4 } else { 0 };
-    let done = groups * 4;
-    if groups > 0 {
-        // SAFETY: the routine reads 8*groups*cols floats from `w`, cols from `x` and
-        // 8*groups from `b`, and writes 8*groups floats to `y`; 8*groups <= rows, and `rows` is
-        // clamped above so that each of those ranges lies inside its slice. It needs
-        // groups >= 1 and cols >= 8, checked here. `y` is a unique borrow, so it aliases none
-        // of the inputs. It is an AAPCS function that restores every callee-saved register it
-        // touches (r4-r11, lr via pc, s16-s31) and leaves the stack balanced; its f32 loads
-        // need 4-byte alignment, which `&[f32]` guarantees.
-        unsafe { vae_core_matvec4_f32(w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), groups, cols) }
-    }
-    if done < rows {
-        // SAFETY: the routine reads (rows-done)*cols floats from `w` from offset done*cols,
-        // cols from `x`, rows-done from `b` from offset done, and writes rows-done floats to
-        // `y` from offset done: all inside the slices, as `rows` is clamped above (the
-        // offsets are computed with `wrapping_add`, which cannot overflow an in-bounds
-        // pointer here, and are only dereferenced in range). It needs rows-done >= 1, checked
-        // here. `y` aliases none of the inputs. It is an AAPCS function that restores every
-        // callee-saved register it touches (r4-r6, lr via pc, s16-s17) and leaves the stack
-        // balanced; f32 loads need 4-byte alignment, which `&[f32]` guarantees.
-        unsafe {
-            vae_core_matvec1_f32(
-                w.as_ptr().wrapping_add(done * cols),
-                x.as_ptr(),
-                b.as_ptr().wrapping_add(done),
-                y.as_mut_ptr().wrapping_add(done),
-                rows - done,
-                cols,
-            )
-        }
+    if rows > 0 {
+        // SAFETY: the routine reads rows*cols floats from `w`, cols from `x` and rows from
+        // `b`, and writes rows floats to `y` (its passes with fewer than four rows left load
+        // and store one row's bias and result, and read that row's weights through all four
+        // lanes); `rows` is clamped above so that each of those ranges lies inside its slice.
+        // It needs rows >= 1, checked here (cols may be 0). `y` is a unique borrow, so it
+        // aliases none of the inputs. It is an AAPCS function that restores every
+        // callee-saved register it touches (r4-r9, lr via pc, s16-s31) and leaves the stack
+        // balanced; its f32 loads need 4-byte alignment, which `&[f32]` guarantees.
+        unsafe { vae_core_matvec4_f32(w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), rows, cols) }
     }
 }
 
