@@ -243,6 +243,8 @@ pub struct Options {
     pub seconds: Option<f64>,
     /// Where the firmware is built.
     pub target_dir: PathBuf,
+    /// Set (e.g. by a Ctrl-C handler) to stop the device and keep what was captured.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Builds the capture firmware for `opts`, runs it, and reads its stream. `on_progress`
@@ -271,7 +273,9 @@ pub fn run(opts: &Options, mut on_progress: impl FnMut(usize)) -> Result<Capture
     let limit = opts.seconds.map(|s| (s * f64::from(opts.rate_hz)).ceil().max(0.0) as u64);
     let mut parser = Parser::new(limit);
     let mut failure = None;
+    let stopped = || opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
     let mut handle = |line: &str| match parser.line(line) {
+        Ok(_) if stopped() => Flow::Stop,
         Ok(flow) => {
             let n = parser.capture.samples.len();
             if n.is_multiple_of(1000) && n > 0 && line.starts_with("sample ") && flow == Flow::Continue {
@@ -302,7 +306,8 @@ pub fn run(opts: &Options, mut on_progress: impl FnMut(usize)) -> Result<Capture
     let (capture, log) = parser.finish();
     match end {
         _ if !header => Err(CaptureError::NoHeader(log)),
-        End::Exited(status) if status != 0 => Err(CaptureError::Exit { status, log }),
+        // A board stopped by the user (Ctrl-C reaches probe-rs too) exits non-zero.
+        End::Exited(status) if status != 0 && !stopped() => Err(CaptureError::Exit { status, log }),
         _ if capture.samples.is_empty() => Err(CaptureError::Empty(log)),
         _ => Ok(capture),
     }

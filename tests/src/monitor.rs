@@ -119,7 +119,9 @@ impl Monitor {
                     top.map_or(String::new(), |t| format!(", top channel {t}"))
                 ));
             }
-            (Flag::Yes, Some(_)) => {}
+            // As on the device, a window that was not scored neither ends an alarm nor
+            // extends it.
+            (Flag::Yes | Flag::Invalid, Some(_)) => {}
             (_, Some(_)) => {
                 if let Some(note) = self.close_alarm() {
                     return Event::Note(note);
@@ -189,11 +191,8 @@ mod tests {
             events[2]
         );
         assert!(matches!(&events[3], Some(Event::Status(s)) if s.contains("ALARM")));
-        assert!(
-            matches!(&events[4], Some(Event::Note(n)) if n.contains("alarm 1 ended: windows 1..=2")),
-            "{:?}",
-            events[4]
-        );
+        // An unscored window does not end the alarm (as on the device); the summary does.
+        assert!(matches!(&events[4], Some(Event::Status(st)) if st.contains("invalid")), "{:?}", events[4]);
         assert!(matches!(&events[5], Some(Event::Note(n)) if n.contains("1 alarm episode(s)")));
         assert_eq!(
             m.csv(),
@@ -204,5 +203,15 @@ mod tests {
              rec.csv,3,12,nan,invalid,,,,nan\n"
         );
         assert_eq!((m.episodes(), m.summary().map(|s| s.windows)), (1, Some(4)));
+        // An unscored window inside an alarm does not split it.
+        let mut m = Monitor::new("r.csv", vec!["a".into()], false);
+        for l in [
+            "window 0 start=0 score=9 decision=Anomalous top=a",
+            "window 1 start=4 invalid non_finite=1 first=0 decision=Invalid",
+            "window 2 start=8 score=9 decision=Anomalous top=a",
+        ] {
+            m.line(l);
+        }
+        assert_eq!(m.episodes(), 1);
     }
 }

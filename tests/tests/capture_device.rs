@@ -37,6 +37,7 @@ fn captured_samples_train_a_model_that_scores_the_same_on_host_and_device() {
         rate_hz: 100,
         seconds: None,
         target_dir: target("capture"),
+        stop: None,
     };
     let captured = capture::run(&opts, |_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert!(captured.ended, "the device sent its end line");
@@ -160,6 +161,7 @@ fn a_capture_of_a_missing_column_fails_with_the_device_error() {
         rate_hz: 100,
         seconds: None,
         target_dir: target("capture"),
+        stop: None,
     };
     let e = capture::run(&opts, |_| {}).unwrap_err().to_string();
     assert!(e.contains("status 2") && e.contains("MissingColumn"), "{e}");

@@ -198,7 +198,13 @@ impl<M: WindowModel<X>, const C: usize, const W: usize, const N: usize, const X:
     Detector<M, C, W, N, X>
 {
     /// The detector of `model` with the settings of the model file it was read from.
+    /// Fails, naming the sizes, when the file's window is not `W` samples (a front end
+    /// such as `stats` has the same input width for any window).
     pub fn from_file(model: M, file: &ModelFile<'_>) -> Result<Self, Error> {
+        let window = file.header().window;
+        if window != W {
+            return Err(Error::SizeMismatch { what: "window W", expected: W, found: window });
+        }
         Self::new(model, Settings::of(file)?)
     }
 

@@ -776,7 +776,10 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
         // Every f32 word of the layer (f32 weights, int8 scales, biases) in one pass; the
         // tensor holding a bad one is worked out only then.
         let scales = if enc == Encoding::Int8 { off + packed..off + words } else { 0..0 };
-        let bad = |w: usize| !value(w).is_finite() || (scales.contains(&w) && value(w) < 0.0);
+        // A scale above f32::MAX / 128 would make some weight s * q infinite.
+        let bad = |w: usize| {
+            !value(w).is_finite() || (scales.contains(&w) && !(0.0..=weights::MAX_SCALE).contains(&value(w)))
+        };
         if let Some(w) = (off + packed..off + words + l.outputs).find(|&w| bad(w)) {
             return Err(bad_tensor(h, layer, enc, w - off, value(w)));
         }

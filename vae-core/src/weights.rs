@@ -24,6 +24,10 @@ mod arm;
 /// model file storing them is refused, and none of their code is linked.
 pub const COMPACT_WEIGHTS: bool = cfg!(feature = "compact-weights");
 
+/// The largest int8 scale a model file may hold: every weight `s * q`, `q` in -128..=127,
+/// stays finite.
+pub const MAX_SCALE: f32 = f32::MAX / 128.0;
+
 /// A weight encoding, as the model file records it per layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -268,8 +272,14 @@ pub fn matvec_f16(w: &[u16], x: &[f32], b: &[f32], y: &mut [f32]) {
 /// `eabihf` ARM target the assembly kernel (`kernel/compact_arm.rs`: each weight the `f32`
 /// product `s * q`, as here, sums in another order), else [`matvec_i8_portable`].
 pub fn matvec_i8(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+    // A row without its scale (a layer built by hand with too few) takes the portable
+    // loop's scale of 1 on every target.
     #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
-    arm::matvec_i8(w, scale, x, b, y);
+    if scale.len() < y.len().min(b.len()) {
+        matvec_i8_portable(w, scale, x, b, y);
+    } else {
+        arm::matvec_i8(w, scale, x, b, y);
+    }
     #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
     matvec_i8_portable(w, scale, x, b, y);
 }

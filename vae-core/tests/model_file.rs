@@ -22,6 +22,10 @@ fn as_bytes(v: &[u32], len: usize) -> &[u8] {
 const NAMES: [&str; C] = ["vib-x", "température"];
 
 fn encode(p: &Params) -> Vec<u8> {
+    encode_as(p, vae_core::weights::Encoding::F32)
+}
+
+fn encode_as(p: &Params, weights: vae_core::weights::Encoding) -> Vec<u8> {
     let d = |w: &'static [f32], b: &'static [f32], i: usize, a| DenseRef::new(w, b, i, a).unwrap();
     // Leak to get 'static borrows in a test; the process ends soon.
     let p: &'static Params = Box::leak(Box::new(Params::new(p.seed, p.act)));
@@ -33,7 +37,7 @@ fn encode(p: &Params) -> Vec<u8> {
     let cal =
         [Calibration { quantile: 0.995, threshold: 12.5 }, Calibration { quantile: 0.99, threshold: 10.0 }];
     let desc = ModelDesc {
-        weights: vae_core::weights::Encoding::F32,
+        weights,
         name: "test model",
         seed: p.seed,
         window: W,
@@ -322,4 +326,82 @@ fn writer_refuses_what_the_reader_would_refuse() {
     ));
     let bad = ModelDesc { norm_std: &[1.0, -1.0], ..desc };
     assert!(matches!(model_file::write(&bad, &mut out), Err(Error::InvalidStd { channel: 1, .. })));
+}
+
+/// Compact weights: typed f16 and int8 models score as the run-time model over the
+/// dequantised weights, and an int8 scale that would make a weight infinite is refused.
+#[cfg(feature = "compact-weights")]
+#[test]
+fn compact_weights_load_typed_and_refuse_an_overflowing_scale() {
+    use vae_core::model_file::LayerWeights;
+    use vae_core::weights::{Encoding, Int8, F16};
+    let p = Params::new(7, Activation::Tanh);
+    for enc in [Encoding::F16, Encoding::Int8] {
+        let bytes = encode_as(&p, enc);
+        let words = aligned(&bytes);
+        let f = ModelFile::parse(as_bytes(&words, bytes.len())).unwrap();
+        assert_eq!((f.header().weights(), f.header().file_len()), (Some(enc), bytes.len()));
+        assert!(bytes.len() < encode(&p).len());
+        let x: [f32; X] = core::array::from_fn(|i| (i as f32 * 0.7).sin());
+        let deterministic = ScoreConfig::DETERMINISTIC;
+        let typed = match enc {
+            Encoding::F16 => f
+                .encoded_vae::<Chain<Dense<'_, X, H1, F16>, Dense<'_, H1, H2, F16>, H1>, Dense<'_, Z, HD, F16>, X, H2, Z, HD, F16>()
+                .unwrap()
+                .score::<C>(&x, deterministic, &mut vae_core::Rng::new(0)),
+            _ => f
+                .encoded_vae::<Chain<Dense<'_, X, H1, Int8>, Dense<'_, H1, H2, Int8>, H1>, Dense<'_, Z, HD, Int8>, X, H2, Z, HD, Int8>()
+                .unwrap()
+                .score::<C>(&x, deterministic, &mut vae_core::Rng::new(0)),
+        };
+        // The f32 model of the dequantised weights, through the run-time engine.
+        let owned: Vec<(Vec<f32>, Vec<f32>)> = (0..f.header().layers().len())
+            .map(|i| {
+                let (w, b) = f.layer_params(i);
+                ((0..w.len()).map(|k| w.weight(k, f.header().layers()[i].inputs)).collect(), b.to_vec())
+            })
+            .collect();
+        let refs: Vec<DenseRef<'_>> = owned
+            .iter()
+            .zip(f.header().layers())
+            .map(|((w, b), l)| DenseRef::new(w, b, l.inputs, l.activation).unwrap())
+            .collect();
+        let layers = DynLayers {
+            encoder: &refs[..2],
+            mu: refs[2],
+            log_var: refs[3],
+            decoder: &refs[4..5],
+            mean: refs[5],
+        };
+        let mut precision = vec![0.0f32; X];
+        let dynamic = vae_core::DynVae::new(layers, f.decoder_log_var(), &mut precision).unwrap();
+        let mut work = vec![0.0f32; dynamic.work_len(C)];
+        let mut nll = vec![0.0f32; C];
+        let want = dynamic.score(&x, deterministic, &mut vae_core::Rng::new(0), &mut work, &mut nll).unwrap();
+        match (typed, want) {
+            (vae_core::Outcome::Scored(a), vae_core::Outcome::Scored(b)) => {
+                assert!((a.score - b.score).abs() <= 1e-5 * b.score.abs().max(1.0), "{enc:?}: {a:?} vs {b:?}")
+            }
+            other => panic!("{enc:?}: {other:?}"),
+        }
+        if enc == Encoding::Int8 {
+            // A scale of 1e38 with a value of -128: refused, naming the tensor.
+            let mut bad = bytes.clone();
+            let h = f.header().header_len();
+            let (q, scale) = match f.layer_params(0).0 {
+                LayerWeights::Int8 { q, scale } => (q.as_ptr() as usize, scale.as_ptr() as usize),
+                _ => unreachable!(),
+            };
+            let base = as_bytes(&words, bytes.len()).as_ptr() as usize;
+            let (qi, si) = (q - base, scale - base);
+            assert!(qi >= h && si > qi);
+            bad[qi] = 0x80;
+            bad[si..si + 4].copy_from_slice(&1e38f32.to_le_bytes());
+            let n = bad.len();
+            let crc = model_file::crc32(&bad[..n - 4]);
+            bad[n - 4..].copy_from_slice(&crc.to_le_bytes());
+            let e = ModelFile::parse(as_bytes(&aligned(&bad), n)).unwrap_err();
+            assert!(matches!(e, Error::InvalidTensor { layer: 0, tensor: "scale", index: 0, .. }), "{e:?}");
+        }
+    }
 }

@@ -91,7 +91,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         rate_hz: rate,
         seconds,
         target_dir: vae_e2e::qemu::workspace_root().join("target").join("capture"),
+        stop: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))),
     };
+    if let (Board::Nrf52840, Some(flag)) = (&opts.board, opts.stop.clone()) {
+        // Ctrl-C stops the board (probe-rs gets it too) and what was captured is written.
+        ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed))
+            .map_err(|e| format!("Ctrl-C handler: {e}"))?;
+    }
     eprintln!(
         "capturing {} at {} Hz{} ...",
         opts.channels.join(","),

@@ -21,12 +21,13 @@ use std::time::Duration;
 use vae_e2e::monitor::{Event, Monitor};
 use vae_e2e::stream::{self, End, Flow};
 
-const USAGE: &str = "use --model MODEL.vaem and one of --board nrf52840, --board qemu --data RECORDING.csv, --log FILE|-; then [--out SCORES.csv] [--force] [--name FILE-COLUMN]";
+const USAGE: &str = "use --model MODEL.vaem and one of --board nrf52840, --board qemu --data RECORDING.csv, --log FILE|-; then [--out SCORES.csv] [--force] [--name FILE-COLUMN] [--rate HZ (the board's sampling rate, as captured; default 100)]";
 
 /// Runs the task; returns the device's exit status (0 for a log that ended).
 pub fn run(args: &[String]) -> Result<i32, String> {
     let (mut model, mut board, mut data, mut log, mut out, mut name, mut force) =
         (None, None, None, None, None, None, false);
+    let mut rate = 100u32;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value ({USAGE})"));
@@ -38,6 +39,13 @@ pub fn run(args: &[String]) -> Result<i32, String> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--name" => name = Some(value()?),
             "--force" => force = true,
+            "--rate" => {
+                let v = value()?;
+                rate =
+                    v.parse().ok().filter(|r| (1..=100_000).contains(r)).ok_or_else(|| {
+                        format!("--rate takes samples per second (1 to 100000), found {v:?}")
+                    })?;
+            }
             other => return Err(format!("unknown option `{other}` ({USAGE})")),
         }
     }
@@ -46,8 +54,9 @@ pub fn run(args: &[String]) -> Result<i32, String> {
     let model = std::fs::canonicalize(&model).map_err(|e| format!("{}: {e}", model.display()))?;
     if let Some(out) = &out {
         let mut inputs = vec![model.as_path()];
-        let data_path = data.as_ref().map(PathBuf::from);
+        let (data_path, log_path) = (data.as_ref().map(PathBuf::from), log.as_ref().map(PathBuf::from));
         inputs.extend(data_path.as_deref());
+        inputs.extend(log_path.as_deref().filter(|p| p != &Path::new("-")));
         vae_train::output::check(out, force, &inputs).map_err(|e| e.to_string())?;
     }
     let file = name.or_else(|| data.clone()).unwrap_or_else(|| "device".into());
@@ -68,39 +77,50 @@ pub fn run(args: &[String]) -> Result<i32, String> {
             Flow::Continue
         }
     };
-    let end = match (board.as_deref(), data.as_deref(), log.as_deref()) {
-        (None, None, Some("-")) => {
-            stream::lines(std::io::stdin().lock(), &mut show).map_err(|e| format!("standard input: {e}"))?
-        }
-        (None, None, Some(path)) => {
-            let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-            stream::lines(std::io::BufReader::new(f), &mut show).map_err(|e| format!("{path}: {e}"))?
-        }
-        (Some("qemu"), Some(data), None) => {
-            let abs = std::fs::canonicalize(data).map_err(|e| format!("{data}: {e}"))?;
-            crate::ensure_qemu()?;
-            let elf = firmware(&model, "qemu")?;
-            stream::qemu(&elf, &[abs.to_str().unwrap_or_default()], Duration::from_secs(3600), &mut show)
-                .map_err(|e| e.to_string())?
-        }
-        (Some("nrf52840"), None, None) => {
-            let elf = firmware(&model, "nrf52840")?;
-            let flag = stop.clone();
-            // Ctrl-C stops the board (probe-rs gets it too) and the CSV is still written.
-            ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
-                .map_err(|e| format!("Ctrl-C handler: {e}"))?;
-            stream::probe_rs(&elf, "nRF52840_xxAA", &mut show).map_err(|e| e.to_string())?
-        }
-        (Some("qemu"), None, None) => return Err("--board qemu needs --data RECORDING.csv to replay".into()),
-        (Some(b), _, None) if b != "qemu" && b != "nrf52840" => {
-            return Err(format!("unknown board `{b}`: nrf52840 or qemu"))
-        }
-        _ => return Err(format!("give one source ({USAGE})")),
-    };
+    // The firmware for this model: its weights' reader, the board's sampling rate.
+    let build =
+        Firmware { model: &model, compact: loaded.meta.weights != vae_core::weights::Encoding::F32, rate };
+    // What was read is written even when the stream fails (a timeout, a broken log).
+    let end = (|| -> Result<End, String> {
+        Ok(match (board.as_deref(), data.as_deref(), log.as_deref()) {
+            (None, None, Some("-")) => stream::lines(std::io::stdin().lock(), &mut show)
+                .map_err(|e| format!("standard input: {e}"))?,
+            (None, None, Some(path)) => {
+                let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+                stream::lines(std::io::BufReader::new(f), &mut show).map_err(|e| format!("{path}: {e}"))?
+            }
+            (Some("qemu"), Some(data), None) => {
+                let abs = std::fs::canonicalize(data).map_err(|e| format!("{data}: {e}"))?;
+                crate::ensure_qemu()?;
+                let elf = build.run("qemu")?;
+                stream::qemu(&elf, &[abs.to_str().unwrap_or_default()], Duration::from_secs(3600), &mut show)
+                    .map_err(|e| e.to_string())?
+            }
+            (Some("nrf52840"), None, None) => {
+                let elf = build.run("nrf52840")?;
+                let flag = stop.clone();
+                // Ctrl-C stops the board (probe-rs gets it too) and the CSV is still written.
+                ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+                    .map_err(|e| format!("Ctrl-C handler: {e}"))?;
+                stream::probe_rs(&elf, "nRF52840_xxAA", &mut show).map_err(|e| e.to_string())?
+            }
+            (Some("qemu"), None, None) => {
+                return Err("--board qemu needs --data RECORDING.csv to replay".into())
+            }
+            (Some(b), _, None) if b != "qemu" && b != "nrf52840" => {
+                return Err(format!("unknown board `{b}`: nrf52840 or qemu"))
+            }
+            _ => return Err(format!("give one source ({USAGE})")),
+        })
+    })();
     if terminal {
         println!();
     }
-    if let Some(out) = &out {
+    // Nothing read (a usage error, a build that failed): nothing written.
+    if let Some(out) = out.as_ref().filter(|_| end.is_ok() || !monitor.rows().is_empty()) {
+        if let Err(e) = &end {
+            eprintln!("xtask: {e}; writing the {} windows read", monitor.rows().len());
+        }
         vae_train::atomic::write(out, monitor.csv().as_bytes())
             .map_err(|e| format!("{}: {e}", out.display()))?;
         println!(
@@ -110,20 +130,33 @@ pub fn run(args: &[String]) -> Result<i32, String> {
             monitor.episodes()
         );
     }
-    Ok(match end {
+    Ok(match end? {
         End::Exited(status) => status,
         End::Stopped | End::Eof => 0,
     })
 }
 
-/// The scoring firmware for `board` with `model` embedded.
-fn firmware(model: &Path, board: &str) -> Result<PathBuf, String> {
-    vae_e2e::qemu::Build {
-        model: Some(model.to_path_buf()),
-        board: Some(board.into()),
-        target_dir: Some(vae_e2e::qemu::workspace_root().join("target").join("monitor")),
-        ..Default::default()
+/// The scoring firmware of a model.
+struct Firmware<'a> {
+    model: &'a Path,
+    /// Its weights are f16 or int8: the image needs their reader.
+    compact: bool,
+    /// The board's sampling rate (`VAE_SAMPLE_RATE_HZ`).
+    rate: u32,
+}
+
+impl Firmware<'_> {
+    /// Builds it for `board`.
+    fn run(&self, board: &str) -> Result<PathBuf, String> {
+        vae_e2e::qemu::Build {
+            model: Some(self.model.to_path_buf()),
+            board: Some(board.into()),
+            features: if self.compact { vec!["compact-weights".into()] } else { Vec::new() },
+            env: vec![("VAE_SAMPLE_RATE_HZ".into(), self.rate.to_string())],
+            target_dir: Some(vae_e2e::qemu::workspace_root().join("target").join("monitor")),
+            ..Default::default()
+        }
+        .run("firmware")
+        .map_err(|e| e.to_string())
     }
-    .run("firmware")
-    .map_err(|e| e.to_string())
 }
