@@ -96,7 +96,7 @@ pub trait Store: Copy + core::fmt::Debug + 'static {
     const ENCODING: Encoding;
     /// One stored weight.
     type Elem: Copy + core::fmt::Debug + bytemuck::Pod;
-    /// The `f32` weight of `e` in a row scaled by `scale` (1 for unscaled encodings).
+    /// The `f32` weight of `e` in a row scaled by `scale` (ignored by unscaled encodings).
     fn weight(e: Self::Elem, scale: f32) -> f32;
 }
 
@@ -272,13 +272,16 @@ pub fn matvec_f16(w: &[u16], x: &[f32], b: &[f32], y: &mut [f32]) {
 /// `eabihf` ARM target the assembly kernel (`kernel/compact_arm.rs`: each weight the `f32`
 /// product `s * q`, as here, sums in another order), else [`matvec_i8_portable`].
 pub fn matvec_i8(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
-    // A row without its scale (a layer built by hand with too few) takes the portable
-    // loop's scale of 1 on every target.
+    // A row without its scale (a layer built by hand with too few; a model file always has
+    // them) is its bias alone, on every target.
     #[cfg(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf"))]
-    if scale.len() < y.len().min(b.len()) {
-        matvec_i8_portable(w, scale, x, b, y);
-    } else {
-        arm::matvec_i8(w, scale, x, b, y);
+    {
+        let rows = scale.len().min(y.len());
+        let (y_scaled, y_rest) = y.split_at_mut(rows);
+        arm::matvec_i8(w, scale, x, b, y_scaled);
+        for (out, &bias) in y_rest.iter_mut().zip(b.get(rows..).unwrap_or(&[])) {
+            *out = bias;
+        }
     }
     #[cfg(not(all(feature = "arm-vfma", target_arch = "arm", target_abi = "eabihf")))]
     matvec_i8_portable(w, scale, x, b, y);
@@ -300,7 +303,7 @@ pub fn matvec_i8_portable(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut
 fn matvec_by<S: Store>(w: &[S::Elem], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
     for (o, (out, &bias)) in y.iter_mut().zip(b).enumerate() {
-        let s = scale.get(o).copied().unwrap_or(1.0);
+        let s = scale.get(o).copied().unwrap_or(0.0);
         let row = w.get(o * cols..(o + 1) * cols).unwrap_or(&[]);
         let (rc, rt) = row.as_chunks::<8>();
         let (xc, xt) = x.as_chunks::<8>();
