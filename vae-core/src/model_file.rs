@@ -773,6 +773,15 @@ fn check_params(h: &Header<'_>, data: &[u8]) -> Result<(), Error> {
                 return Err(bad_tensor(h, layer, Encoding::F32, k, weights::f16_to_f32(half(k))));
             }
         }
+        // The padding after an f16 or int8 matrix is zero, as the reserved bytes elsewhere
+        // (a future version may give it a meaning that this reader must refuse).
+        if enc != Encoding::F32 {
+            let size = if enc == Encoding::F16 { 2 } else { 1 };
+            let pad = data.get(4 * off + size * l.inputs * l.outputs..4 * (off + packed)).unwrap_or(&[]);
+            if let Some(&b) = pad.iter().find(|&&b| b != 0) {
+                return Err(Error::InvalidLayer { layer, field: "weight padding", found: b.into() });
+            }
+        }
         // Every f32 word of the layer (f32 weights, int8 scales, biases) in one pass; the
         // tensor holding a bad one is worked out only then.
         let scales = if enc == Encoding::Int8 { off + packed..off + words } else { 0..0 };

@@ -384,6 +384,32 @@ fn compact_weights_load_typed_and_refuse_an_overflowing_scale() {
             }
             other => panic!("{enc:?}: {other:?}"),
         }
+        // A non-zero byte in the padding after the matrix (5 x 2 weights of layer 0 leave
+        // none, so the padding of the first layer with an odd count is looked for).
+        let shapes = f.header().layers();
+        let size = if enc == Encoding::F16 { 2 } else { 1 };
+        let mut off = f.header().header_len() + 4 * 2 * C;
+        let mut padded = false;
+        for (i, l) in shapes.iter().enumerate() {
+            let (n, words) = (l.inputs * l.outputs, enc.words(l.inputs, l.outputs));
+            let packed = if enc == Encoding::Int8 { words - l.outputs } else { words };
+            if size * n < 4 * packed {
+                let mut bad = bytes.clone();
+                bad[off + size * n] = 1;
+                let len = bad.len();
+                let crc = model_file::crc32(&bad[..len - 4]);
+                bad[len - 4..].copy_from_slice(&crc.to_le_bytes());
+                let e = ModelFile::parse(as_bytes(&aligned(&bad), len)).unwrap_err();
+                assert!(
+                    matches!(e, Error::InvalidLayer { field: "weight padding", .. }),
+                    "{enc:?} layer {i}: {e:?}"
+                );
+                padded = true;
+                break;
+            }
+            off += 4 * (words + l.outputs);
+        }
+        assert!(padded, "{enc:?}: the test model has a layer with padding");
         if enc == Encoding::Int8 {
             // A scale of 1e38 with a value of -128: refused, naming the tensor.
             let mut bad = bytes.clone();

@@ -164,6 +164,16 @@ impl PartialEq for ScoreRow {
     }
 }
 
+/// A text cell, quoted (its quotes doubled) when it holds a separator, a quote or a line
+/// break, as the CSV readers expect.
+fn text_cell(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
+    } else {
+        v.into()
+    }
+}
+
 /// A float cell: Rust's shortest round-trip form, `inf`/`-inf`, and `nan` for NaN.
 fn float_cell(v: f32) -> String {
     if v.is_nan() {
@@ -177,20 +187,17 @@ impl ScoreRow {
     /// The row as one CSV line with its `'\n'`, for a file whose header is
     /// [`scores_header`]`(channels, smoothed)`: one cell per [`ScoreRow::channel_nll`], and
     /// with `smoothed` a last `smoothed_score` cell (`nan` when [`ScoreRow::smoothed`] is
-    /// `None`). The file name is quoted when it holds `,` or `"`.
+    /// `None`). The file and channel names are quoted when they hold `,`, `"` or a line
+    /// break.
     pub fn to_csv_line(&self, smoothed: bool) -> String {
-        let file = if self.file.contains([',', '"']) {
-            format!("\"{}\"", self.file.replace('"', "\"\""))
-        } else {
-            self.file.clone()
-        };
         let mut s = format!(
-            "{file},{},{},{},{},{}",
+            "{},{},{},{},{},{}",
+            text_cell(&self.file),
             self.window,
             self.start_row,
             float_cell(self.score),
             self.flag.as_str(),
-            self.top_channel
+            text_cell(&self.top_channel)
         );
         for v in &self.channel_nll {
             s.push(',');
@@ -213,7 +220,7 @@ impl ScoreRow {
 pub fn scores_header(channels: &[String], smoothed: bool) -> String {
     let mut s = String::from("file,window,start_row,score,anomalous,top_channel");
     for c in channels {
-        let _ = write!(s, ",nll_{c}");
+        let _ = write!(s, ",{}", text_cell(&format!("nll_{c}")));
     }
     if smoothed {
         s.push_str(",smoothed_score");
@@ -611,6 +618,15 @@ mod tests {
             assert_eq!(back.lines, vec![2, 3, 4, 5, 6]);
             assert_eq!(back.to_csv(), text);
         }
+        // Channel names with a separator or a quote are quoted, in the header and as the
+        // top channel, and read back as they were.
+        let odd = vec!["x,y".to_string(), "say \"hi\"".to_string()];
+        let mut text = scores_header(&odd, false);
+        let row =
+            ScoreRow { top_channel: odd[0].clone(), channel_nll: vec![None, None], ..rows()[0].clone() };
+        text.push_str(&row.to_csv_line(false));
+        let back = ScoresFile::parse(text.as_bytes(), Path::new("s.csv")).unwrap();
+        assert_eq!((back.channels, back.rows[0].top_channel.as_str()), (odd.clone(), "x,y"), "{text}");
         // NaN equals NaN, but other bits do not.
         let r = rows();
         assert_eq!(r[1], r[1].clone());
