@@ -23,6 +23,7 @@
 //! Register use follows the AAPCS (r4-r11 and s16-s31 saved and restored).
 #![allow(unsafe_code)]
 
+// Both routines in one block, so that the multiply-add macro they share is defined once.
 // f16: r0 = w (4-byte aligned), r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
 // [sp + 4] = cols (even). Lanes: r0, r4, r5, r6, accumulators s8-s11.
 core::arch::global_asm!(
@@ -160,54 +161,12 @@ core::arch::global_asm!(
     "    pop {{r4-r8, pc}}",
     ".size vae_core_matvec4_f16, . - vae_core_matvec4_f16",
     ".purgem vae_core_mvh8_pair",
-    ".purgem vae_core_mv8_muladd",
-);
-
-// int8: r0 = w (any alignment), r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
-// [sp + 4] = cols, [sp + 8] = scales (one per row). Two rows per pass (four would double the
-// code for about 0.4 cycle per MAC): lanes r0, r4, accumulators s8-s9, scales s12-s13; a last
-// odd row runs in both lanes (step 0) and only lane 0 is stored. The pass's pointers and counts live in a frame on the stack so
-// that r1-r3 and r7-r11 are free for the bytes of a block. Frame: [sp] x, [sp + 4] bias,
-// [sp + 8] out, [sp + 12] rows left, [sp + 16] cols, [sp + 20] scales.
-core::arch::global_asm!(
-    ".syntax unified",
-    ".thumb",
-    ".fpu fpv4-sp-d16",
-    // As in the f16 routine (each asm block defines its own macros): the sixteen products of s16-s31 by x (s0-s7) and their sums into \sa and \sb.
-    ".macro vae_core_mvb8_muladd sa, sb",
-    "    vmul.f32 s16, s16, s0",
-    "    vmul.f32 s17, s17, s1",
-    "    vmul.f32 s18, s18, s2",
-    "    vmul.f32 s19, s19, s3",
-    "    vmul.f32 s20, s20, s4",
-    "    vmul.f32 s21, s21, s5",
-    "    vmul.f32 s22, s22, s6",
-    "    vmul.f32 s23, s23, s7",
-    "    vmul.f32 s24, s24, s0",
-    "    vmul.f32 s25, s25, s1",
-    "    vmul.f32 s26, s26, s2",
-    "    vmul.f32 s27, s27, s3",
-    "    vmul.f32 s28, s28, s4",
-    "    vmul.f32 s29, s29, s5",
-    "    vmul.f32 s30, s30, s6",
-    "    vmul.f32 s31, s31, s7",
-    "    vadd.f32 \\sa, \\sa, s16",
-    "    vadd.f32 \\sb, \\sb, s24",
-    "    vadd.f32 \\sa, \\sa, s17",
-    "    vadd.f32 \\sb, \\sb, s25",
-    "    vadd.f32 \\sa, \\sa, s18",
-    "    vadd.f32 \\sb, \\sb, s26",
-    "    vadd.f32 \\sa, \\sa, s19",
-    "    vadd.f32 \\sb, \\sb, s27",
-    "    vadd.f32 \\sa, \\sa, s20",
-    "    vadd.f32 \\sb, \\sb, s28",
-    "    vadd.f32 \\sa, \\sa, s21",
-    "    vadd.f32 \\sb, \\sb, s29",
-    "    vadd.f32 \\sa, \\sa, s22",
-    "    vadd.f32 \\sb, \\sb, s30",
-    "    vadd.f32 \\sa, \\sa, s23",
-    "    vadd.f32 \\sb, \\sb, s31",
-    ".endm",
+    // int8: r0 = w (any alignment), r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
+    // [sp + 4] = cols, [sp + 8] = scales (one per row). Two rows per pass (four would double the
+    // code for about 0.4 cycle per MAC): lanes r0, r4, accumulators s8-s9, scales s12-s13; a last
+    // odd row runs in both lanes (step 0) and only lane 0 is stored. The pass's pointers and counts live in a frame on the stack so
+    // that r1-r3 and r7-r11 are free for the bytes of a block. Frame: [sp] x, [sp + 4] bias,
+    // [sp + 8] out, [sp + 12] rows left, [sp + 16] cols, [sp + 20] scales.
     // Eight weights of one lane through \w into \d0-\d7 as f32 integers.
     ".macro vae_core_i8x8 w, d0, d1, d2, d3, d4, d5, d6, d7",
     "    ldrsb r1, [\\w, #0]",
@@ -265,7 +224,7 @@ core::arch::global_asm!(
     "    vmul.f32 s29, \\kb, s29",
     "    vmul.f32 s30, \\kb, s30",
     "    vmul.f32 s31, \\kb, s31",
-    "    vae_core_mvb8_muladd \\sa, \\sb",
+    "    vae_core_mv8_muladd \\sa, \\sb",
     ".endm",
     ".section .text.vae_core_matvec2_i8,\"ax\",%progbits",
     ".global vae_core_matvec2_i8",
@@ -339,7 +298,7 @@ core::arch::global_asm!(
     ".size vae_core_matvec2_i8, . - vae_core_matvec2_i8",
     ".purgem vae_core_mvb8_pair",
     ".purgem vae_core_i8x8",
-    ".purgem vae_core_mvb8_muladd",
+    ".purgem vae_core_mv8_muladd",
 );
 
 extern "C" {
