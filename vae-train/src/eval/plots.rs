@@ -661,20 +661,7 @@ pub fn histograms(e: &Evaluation, path: &Path) -> Result<(), String> {
         .set_label_area_size(LabelAreaPosition::Bottom, areas.x)
         .build_cartesian_2d(x0..x1, 0f64..top)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .set_all_tick_mark_size(TICK)
-        .x_labels(X_TICKS)
-        .y_labels(Y_TICKS)
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&y_label)
-        .label_style(font(TICK_FONT))
-        .axis_desc_style(font(DESC_FONT))
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .draw()
-        .map_err(err)?;
+    mesh(&mut chart, (&x_label, &y_label), (x_desc, y_desc))?;
     for (class, color) in [(0, NORMAL_COLOR), (1, ANOMALOUS_COLOR)] {
         chart
             .draw_series((0..BINS).filter(|&b| counts[class][b] > 0).map(|b| {
@@ -699,6 +686,28 @@ pub fn histograms(e: &Evaluation, path: &Path) -> Result<(), String> {
     root.present().map_err(err)
 }
 
+/// The mesh, ticks and axis descriptions of a chart of two `f64` axes, in the plots' style.
+fn mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    labels: (&dyn Fn(&f64) -> String, &dyn Fn(&f64) -> String),
+    desc: (&str, &str),
+) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .set_all_tick_mark_size(TICK)
+        .x_labels(X_TICKS)
+        .y_labels(Y_TICKS)
+        .x_label_formatter(labels.0)
+        .y_label_formatter(labels.1)
+        .label_style(font(TICK_FONT))
+        .axis_desc_style(font(DESC_FONT))
+        .x_desc(desc.0)
+        .y_desc(desc.1)
+        .draw()
+        .map_err(err)
+}
+
 /// The ROC curve of the model and of the reference scores.
 pub fn roc(e: &Evaluation, path: &Path) -> Result<(), String> {
     let root = BitMapBackend::new(path, (560, 560)).into_drawing_area();
@@ -719,20 +728,7 @@ pub fn roc(e: &Evaluation, path: &Path) -> Result<(), String> {
         .set_label_area_size(LabelAreaPosition::Bottom, areas.x)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .set_all_tick_mark_size(TICK)
-        .x_labels(X_TICKS)
-        .y_labels(Y_TICKS)
-        .x_label_formatter(&label)
-        .y_label_formatter(&label)
-        .label_style(font(TICK_FONT))
-        .axis_desc_style(font(DESC_FONT))
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .draw()
-        .map_err(err)?;
+    mesh(&mut chart, (&label, &label), (x_desc, y_desc))?;
     chart
         .draw_series(LineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3)))
         .map_err(err)?
