@@ -250,10 +250,11 @@ impl AlignedBytes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vae_core::ScoreKind;
 
+    /// A small model with weights of several values, for the crate's unit tests.
     pub(crate) fn tiny() -> OwnedModel {
         let l = |i, o, a| {
             let mut l = Layer::zeros(i, o, a);

@@ -115,43 +115,7 @@ pub fn score_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Layer, ModelMeta};
-    use vae_core::model_file::Transform;
-    use vae_core::{Activation, AlarmRule, ScoreConfig};
-
-    fn model() -> OwnedModel {
-        let l = |i, o, a| {
-            let mut l = Layer::zeros(i, o, a);
-            for (k, w) in l.weight.iter_mut().enumerate() {
-                *w = ((k * 7 % 13) as f32 - 6.0) / 9.7;
-            }
-            l
-        };
-        OwnedModel {
-            meta: ModelMeta {
-                weights: Encoding::F32,
-                name: "m".into(),
-                seed: 1,
-                window: 3,
-                hop: 1,
-                channels: vec!["a".into()],
-                norm_mean: vec![0.0],
-                norm_std: vec![1.0],
-                score: ScoreConfig::DETERMINISTIC,
-                transform: Transform::Raw,
-            },
-            net: Network {
-                encoder: vec![l(3, 5, Activation::Tanh)],
-                mu: l(5, 2, Activation::Identity),
-                log_var: l(5, 2, Activation::Identity),
-                decoder: vec![l(2, 5, Activation::Tanh)],
-                mean: l(5, 3, Activation::Identity),
-                decoder_log_var: vec![0.0; 3],
-            },
-            thresholds: Vec::new(),
-            alarm: AlarmRule::STATIC,
-        }
-    }
+    use crate::model::tests::tiny as model;
 
     #[test]
     fn encodings_round_the_weights_and_f32_keeps_them() {
