@@ -686,10 +686,13 @@ pub fn histograms(e: &Evaluation, path: &Path) -> Result<(), String> {
     root.present().map_err(err)
 }
 
+/// How a tick's value is written.
+type TickLabel<'a> = &'a dyn Fn(&f64) -> String;
+
 /// The mesh, ticks and axis descriptions of a chart of two `f64` axes, in the plots' style.
 fn mesh<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    labels: (&dyn Fn(&f64) -> String, &dyn Fn(&f64) -> String),
+    labels: (TickLabel<'_>, TickLabel<'_>),
     desc: (&str, &str),
 ) -> Result<(), String> {
     chart
