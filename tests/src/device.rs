@@ -128,31 +128,22 @@ pub struct HostWindow {
     pub top: String,
 }
 
-/// Reads the windows of a score CSV written by `vae-train score --out` (columns `file,window,
-/// start_row,score,anomalous,top_channel,...`; the file column holds no comma here).
+/// Reads the windows of a score CSV written by `vae-train score --out`, with vae-train's own
+/// reader of that format.
 pub fn read_host_scores(text: &str) -> Result<Vec<HostWindow>, String> {
-    text.lines()
-        .skip(1)
-        .enumerate()
-        .map(|(i, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            let bad = || format!("score CSV line {}: unexpected `{l}`", i + 2);
-            if f.len() < 6 {
-                return Err(bad());
-            }
-            Ok(HostWindow {
-                index: f[1].parse().map_err(|_| bad())?,
-                start: f[2].parse().map_err(|_| bad())?,
-                score: match f[3] {
-                    "nan" => None,
-                    "inf" => Some(f32::INFINITY),
-                    s => Some(s.parse().map_err(|_| bad())?),
-                },
-                anomalous: f[4].to_string(),
-                top: f[5].to_string(),
-            })
+    let file = vae_train::pipeline::ScoresFile::parse(text.as_bytes(), std::path::Path::new("score CSV"))
+        .map_err(|e| e.to_string())?;
+    Ok(file
+        .rows
+        .into_iter()
+        .map(|r| HostWindow {
+            index: r.window,
+            start: r.start_row,
+            score: (!r.score.is_nan()).then_some(r.score),
+            anomalous: r.flag.as_str().to_string(),
+            top: r.top_channel,
         })
-        .collect()
+        .collect())
 }
 
 /// How the device's windows compared with the host's.
