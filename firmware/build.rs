@@ -22,6 +22,12 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::{env, fs, process};
 
+/// The source of `BUFFER_VALUES`, the size of the DMA buffers of a board with an ADC, written
+/// before `BUFFER_FRAMES`: at most 64 values (i16) each, two buffers, 256 bytes of static RAM.
+const BUFFER_VALUES_SRC: &str = "/// Values per DMA buffer at most (2 bytes each, two buffers).\n\
+    pub const BUFFER_VALUES: usize = 64;\n\
+    /// Scans of the `C` channels per DMA buffer.\n";
+
 fn fail(msg: &str) -> ! {
     eprintln!("error: {msg}");
     process::exit(1);
@@ -32,14 +38,14 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());
     println!("cargo:rerun-if-changed=build.rs");
 
-    let boards: Vec<&str> = ["qemu", "nrf52840"]
+    let boards: Vec<&str> = ["qemu", "nrf52840", "stm32f411"]
         .into_iter()
         .filter(|b| env::var_os(format!("CARGO_FEATURE_{}", b.to_uppercase())).is_some())
         .collect();
     let board = match boards.as_slice() {
         [b] => *b,
         _ => fail(&format!(
-            "firmware: enable exactly one board feature (qemu or nrf52840), found {boards:?}; \
+            "firmware: enable exactly one board feature (qemu, nrf52840 or stm32f411), found {boards:?}; \
              e.g. --no-default-features --features nrf52840"
         )),
     };
@@ -103,8 +109,16 @@ fn main() {
     if let Err(e) = embed.write(&out) {
         fail(&e.to_string());
     }
-    let board_consts =
+    let mut board_consts =
         format!("/// Sampling rate of boards with an ADC, in Hz.\npub const SAMPLE_RATE_HZ: u32 = {rate};\n");
+    if board != "qemu" {
+        // Scans per DMA buffer: a divisor of the hop, so that the core scores a window while
+        // the next buffer fills (`vae_core::sampling::buffer_frames`).
+        board_consts.push_str(BUFFER_VALUES_SRC);
+        board_consts.push_str(
+            "pub const BUFFER_FRAMES: usize = vae_core::sampling::buffer_frames(HOP, C, BUFFER_VALUES);\n",
+        );
+    }
     if let Err(e) = fs::write(out.join("board.rs"), board_consts) {
         fail(&format!("{}: {e}", out.join("board.rs").display()));
     }
@@ -120,7 +134,7 @@ fn capture_constants(names: &str, rate: u32, board: &str) -> Result<String, Stri
     }) {
         return Err(bad(&format!("channel name {n:?} must be 1 to 64 characters without blanks or quotes")));
     }
-    let max = if board == "nrf52840" { 8 } else { 64 };
+    let max = if board == "qemu" { 64 } else { 8 };
     if list.len() > max {
         return Err(bad(&format!("{} channels, the {board} board samples at most {max}", list.len())));
     }
@@ -135,5 +149,12 @@ fn capture_constants(names: &str, rate: u32, board: &str) -> Result<String, Stri
     let _ = writeln!(s, "/// The channels' names, in order.\npub const NAMES: [&str; C] = {list:?};");
     let _ =
         writeln!(s, "/// The names as one CSV header line.\npub const HEADER: &str = {:?};", list.join(","));
+    if board != "qemu" {
+        // Each sample is logged as it is taken: short buffers keep the latency low.
+        s.push_str(BUFFER_VALUES_SRC);
+        s.push_str(
+            "pub const BUFFER_FRAMES: usize = vae_core::sampling::buffer_frames(16, C, BUFFER_VALUES);\n",
+        );
+    }
     Ok(s)
 }

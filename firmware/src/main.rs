@@ -89,7 +89,7 @@ fn run() -> Result<(), Stop> {
     let c = detector.counters();
     let a = detector.alarm().counters();
     defmt::println!(
-        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32} returns={=u32} dropped={=u32}",
+        "summary samples={=u64} windows={=u64} scored={=u64} anomalous={=u64} invalid={=u64} non_finite_values={=u64} episodes={=u64} learnt={=u64} relearns={=u32} returns={=u32} dropped={=u32} overruns={=u32}",
         c.samples,
         c.scored + c.invalid,
         c.scored,
@@ -100,7 +100,8 @@ fn run() -> Result<(), Stop> {
         a.learnt,
         a.relearns,
         a.returns,
-        source.dropped()
+        source.dropped(),
+        source.overruns()
     );
     Ok(())
 }

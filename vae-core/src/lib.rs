@@ -147,6 +147,7 @@ pub mod math;
 pub mod model_file;
 pub mod normalize;
 pub mod rng;
+pub mod sampling;
 pub mod score;
 pub mod selftest;
 pub mod threshold;

@@ -127,7 +127,7 @@ fn test() -> Result<(), String> {
         "firmware",
         "--no-default-features",
     ];
-    for features in ["qemu", "qemu,bench", "nrf52840", "netduinoplus2"] {
+    for features in ["qemu", "qemu,bench", "nrf52840", "netduinoplus2", "stm32f411"] {
         let mut a = vec!["build"];
         a.extend(fw);
         a.extend(["--features", features]);

@@ -10,12 +10,13 @@
 //! sample 0 [0.51171875, 0.2486572]
 //! sample 1 [0.5119629, 0.24859619]
 //! ...
-//! capture end samples=1000 dropped=0
+//! capture end samples=1000 dropped=0 overruns=0
 //! ```
 //!
 //! The counter is the sampling instant's index: instants the board missed (the log held the
 //! core past the next one) leave a gap in it and are counted in `dropped=` at the end and
-//! every 1,000 samples (`capture dropped=N at sample=I`, when some were).
+//! every 1,000 samples (`capture dropped=N at sample=I`, when some were). A board that samples
+//! by DMA loses them a buffer at a time, in overruns (`overruns=` at the end).
 #![no_std]
 #![no_main]
 
@@ -57,6 +58,11 @@ fn run() -> Result<(), Stop> {
             reported = dropped;
         }
     }
-    defmt::println!("capture end samples={=u64} dropped={=u32}", taken, source.dropped());
+    defmt::println!(
+        "capture end samples={=u64} dropped={=u32} overruns={=u32}",
+        taken,
+        source.dropped(),
+        source.overruns()
+    );
     Ok(())
 }

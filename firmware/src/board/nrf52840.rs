@@ -1,151 +1,225 @@
 //! nRF52840-DK: samples the SAADC inputs AIN0..AIN{C-1} (P0.02, P0.03, P0.04, P0.05, P0.28,
-//! P0.29, P0.30, P0.31) at `SAMPLE_RATE_HZ`, as a fraction of VDD (the SAADC's default
-//! range: 0 V reads 0.0, VDD reads 1.0). Train the model on data captured the same way
-//! (`cargo xtask capture --board nrf52840`, which runs the `capture` binary).
+//! P0.29, P0.30, P0.31) at `SAMPLE_RATE_HZ`, as a fraction of VDD (gain 1/4 of the VDD/4
+//! reference: 0 V reads 0.0, VDD reads 1.0; 14 bits, 8x oversampling in burst, 20 µs
+//! acquisition). Train the model on data captured the same way (`cargo xtask capture
+//! --board nrf52840`, which runs the `capture` binary).
 //!
-//! Sampling instants are scheduled on a free-running 1 MHz counter (TIMER0), `1e6 / rate`
-//! microseconds apart with the remainder carried, so the mean rate is exact. A sample
-//! taken later than the next instant (the scoring or the log held the core) means
-//! instants were missed: they are counted in [`Source::dropped`], never hidden, and the
-//! stream goes on from the current instant.
+//! Sampling runs in hardware, whatever the core does:
+//!
+//! * TIMER0 (16 MHz, 32 bits) clears itself at `16e6 / SAMPLE_RATE_HZ` ticks (exact for a
+//!   rate that divides 16 MHz; otherwise short by under one tick, a relative error below
+//!   `SAMPLE_RATE_HZ / 16e6`); PPI channel 0 turns its COMPARE[0] event into the SAADC's
+//!   SAMPLE task, a scan of the `C` channels (176 µs per channel: the rate is checked at
+//!   compile time, at most 5,681 Hz for one channel, 1,420 Hz for four);
+//! * EasyDMA writes the scans (`C` values each, channel order) into one of two static buffers
+//!   of `BUFFER_FRAMES` scans; at the END of one, PPI channel 1 starts the next at once
+//!   (END -> START), on the pointer the SAADC interrupt wrote at the previous STARTED
+//!   (RESULT.PTR is double-buffered): no sampling instant falls between two buffers;
+//! * the interrupt counts completed buffers (END); [`vae_core::sampling::PingPong`] hands
+//!   their scans to the detector one by one while the next buffer fills, and the core
+//!   sleeps (WFI) while no complete buffer is waiting.
+//!
+//! A buffer completed before the previous one was consumed (the scoring or the log held
+//! the core for longer than a buffer) is an overrun: it is logged (`overrun ...`),
+//! counted ([`Source::overruns`], the summary's `overruns=`) with the sampling instants
+//! lost ([`Source::dropped`], `dropped=`), and the stream goes on with the newest complete
+//! buffer, never with torn data.
+//!
 //! Logs over RTT (`defmt-rtt`), panics through `panic-probe`; `cargo run` flashes with
 //! `probe-rs run --chip nRF52840_xxAA`.
 
 use super::Stop;
-use crate::model::{C, SAMPLE_RATE_HZ};
+use crate::model::{BUFFER_FRAMES, C, SAMPLE_RATE_HZ};
+use core::ptr::addr_of;
+use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 use defmt_rtt as _;
-use nrf52840_hal::gpio::{p0, Disconnected};
-use nrf52840_hal::pac::{Peripherals, TIMER0};
-use nrf52840_hal::saadc::{Saadc, SaadcConfig};
-use nrf52840_hal::timer::{Periodic, Timer};
+use nrf52840_pac::{interrupt, Interrupt, Peripherals, NVIC, SAADC};
 use panic_probe as _;
+use vae_core::sampling::{PingPong, Slot};
 
-const _: () = assert!(C <= 8, "the nRF52840 SAADC has 8 analog inputs");
+const _: () = assert!(C >= 1 && C <= 8, "the nRF52840 SAADC has 8 analog inputs");
+const _: () = assert!(BUFFER_FRAMES * C < 1 << 15, "RESULT.MAXCNT has 15 bits");
+// A scan takes C x 8 x (20 µs acquisition + 2 µs conversion): a SAMPLE task that came
+// while one runs would be lost. 176 µs per channel: at most 5,681 Hz for one channel.
+const _: () = assert!(
+    C as u64 * 176 * SAMPLE_RATE_HZ as u64 <= 1_000_000,
+    "VAE_SAMPLE_RATE_HZ too high: a scan of C channels takes C x 176 µs (8x oversampling, 20 µs acquisition)"
+);
 
-/// Why sampling could not start.
+/// Why sampling could not start: it always starts (the board has no failure to report;
+/// the type keeps the source API of the other boards).
 #[derive(defmt::Format)]
-pub enum SourceError {
-    /// The peripherals were already taken.
-    Peripherals,
+pub enum SourceError {}
+
+/// TIMER0 ticks (16 MHz) between sampling instants.
+const PERIOD_TICKS: u32 = 16_000_000 / SAMPLE_RATE_HZ;
+
+/// The two DMA buffers: `BUFFER_FRAMES` scans of `C` channels each. Written by EasyDMA
+/// only, read by [`Source::next`] only through volatile reads of the half the DMA is not
+/// filling (see [`PingPong`]).
+static mut BUFFERS: [[[i16; C]; BUFFER_FRAMES]; 2] = [[[0; C]; BUFFER_FRAMES]; 2];
+
+/// Buffers completed since the start (wrapping): written by the SAADC interrupt only.
+static COMPLETED: AtomicU32 = AtomicU32::new(0);
+
+/// Buffers completed so far. One core, no cache: the count and the DMA's writes need no
+/// barrier instruction, only the compiler's ordering.
+fn completed() -> u32 {
+    let c = COMPLETED.load(Ordering::Relaxed);
+    compiler_fence(Ordering::Acquire);
+    c
 }
 
-/// Microseconds between samples (whole part; the remainder is carried in `Source::carry`).
-const PERIOD_US: u32 = 1_000_000 / SAMPLE_RATE_HZ;
-/// The remainder of `1e6 / SAMPLE_RATE_HZ`, in millionths of a period.
-const PERIOD_REM: u32 = 1_000_000 % SAMPLE_RATE_HZ;
+/// The address EasyDMA writes buffer half `half` at.
+fn buffer_address(half: usize) -> u32 {
+    // SAFETY: only the address is taken, no reference is made.
+    unsafe { addr_of!(BUFFERS[half & 1]) as u32 }
+}
 
-/// The SAADC, its eight input pins and the sampling timer.
+/// The SAADC's sampling chain, running from [`Source::open`] on.
 pub struct Source {
-    saadc: Saadc,
-    ain0: p0::P0_02<Disconnected>,
-    ain1: p0::P0_03<Disconnected>,
-    ain2: p0::P0_04<Disconnected>,
-    ain3: p0::P0_05<Disconnected>,
-    ain4: p0::P0_28<Disconnected>,
-    ain5: p0::P0_29<Disconnected>,
-    ain6: p0::P0_30<Disconnected>,
-    ain7: p0::P0_31<Disconnected>,
-    /// Free-running 1 MHz counter (it clears at `u32::MAX`, one microsecond early every 71
-    /// minutes).
-    timer: Timer<TIMER0, Periodic>,
-    /// Counter value of the next sampling instant.
-    due: u32,
-    /// Carried remainder of the period, in units of `1 / SAMPLE_RATE_HZ` microseconds.
-    carry: u32,
-    /// Sampling instants missed.
-    dropped: u32,
+    buffers: PingPong<BUFFER_FRAMES>,
 }
 
 impl Source {
-    /// Takes the peripherals and starts the sampling clock (1 MHz ticks). Channel `i` is
-    /// input AIN`i`, whatever its name.
+    /// Takes the peripherals, configures the SAADC (channel `i` is input AIN`i`, whatever
+    /// its name), calibrates its offset and starts the sampling chain.
     pub fn open<'n>(_names: impl Iterator<Item = &'n str>) -> Result<Self, SourceError> {
-        let p = Peripherals::take().ok_or(SourceError::Peripherals)?;
-        let pins = p0::Parts::new(p.P0);
-        let mut timer = Timer::periodic(p.TIMER0);
-        timer.start(u32::MAX);
-        defmt::info!("sampling {=usize} SAADC channels at {=u32} Hz", C, SAMPLE_RATE_HZ);
-        Ok(Self {
-            saadc: Saadc::new(p.SAADC, SaadcConfig::default()),
-            ain0: pins.p0_02,
-            ain1: pins.p0_03,
-            ain2: pins.p0_04,
-            ain3: pins.p0_05,
-            ain4: pins.p0_28,
-            ain5: pins.p0_29,
-            ain6: pins.p0_30,
-            ain7: pins.p0_31,
-            timer,
-            due: PERIOD_US,
-            carry: 0,
-            dropped: 0,
-        })
+        // SAFETY: `open` is called once, at boot, by the only code of the image that uses
+        // peripherals (`Peripherals::take` would only add its check, bytes a tight flash
+        // budget does without).
+        let p = unsafe { Peripherals::steal() };
+        let (saadc, timer, ppi) = (&p.SAADC, &p.TIMER0, &p.PPI);
+        saadc.enable.write(|w| w.enable().enabled());
+        saadc.resolution.write(|w| w.val()._14bit());
+        saadc.oversample.write(|w| w.oversample().over8x());
+        // SAMPLERATE stays at its reset value: sampling on the SAMPLE task.
+        for (i, ch) in saadc.ch.iter().take(C).enumerate() {
+            ch.config.write(|w| {
+                w.refsel().vdd1_4().gain().gain1_4().tacq()._20us().mode().se();
+                // Oversampling with more than one channel needs burst mode.
+                w.resp().bypass().resn().bypass().burst().enabled()
+            });
+            // SAFETY: 1 + i is AnalogInput{i}, i < 8 (checked above), a valid PSELP value.
+            ch.pselp.write(|w| unsafe { w.bits(1 + i as u32) });
+        }
+        // SAFETY (every `bits` write below): writing 1 triggers a task; the other values
+        // are in range for their registers (commented where they are not plain).
+        saadc.tasks_calibrateoffset.write(|w| unsafe { w.bits(1) });
+        while saadc.events_calibratedone.read().bits() == 0 {}
+        // Stop before the first START, so that nothing of the calibration can reach the
+        // buffer (Nordic lists a stray result written after a calibration as an nRF52832
+        // anomaly; one stray value would shift the channel order of every later scan).
+        saadc.tasks_stop.write(|w| unsafe { w.bits(1) });
+        while saadc.events_stopped.read().bits() == 0 {}
+
+        // EasyDMA: half 0 first; the interrupt points RESULT.PTR at the other half at each
+        // STARTED and counts each END.
+        saadc.result.ptr.write(|w| unsafe { w.bits(buffer_address(0)) });
+        // At most 2^15 - 1 values (checked above).
+        saadc.result.maxcnt.write(|w| unsafe { w.bits((BUFFER_FRAMES * C) as u32) });
+        saadc.intenset.write(|w| w.started().set().end().set());
+
+        // PPI 0: TIMER0 COMPARE[0] -> SAADC SAMPLE; PPI 1: SAADC END -> SAADC START.
+        ppi.ch[0].eep.write(|w| unsafe { w.bits(timer.events_compare[0].as_ptr() as u32) });
+        ppi.ch[0].tep.write(|w| unsafe { w.bits(saadc.tasks_sample.as_ptr() as u32) });
+        ppi.ch[1].eep.write(|w| unsafe { w.bits(saadc.events_end.as_ptr() as u32) });
+        ppi.ch[1].tep.write(|w| unsafe { w.bits(saadc.tasks_start.as_ptr() as u32) });
+        ppi.chenset.write(|w| unsafe { w.bits(0b11) });
+
+        timer.bitmode.write(|w| w.bitmode()._32bit());
+        timer.prescaler.write(|w| unsafe { w.prescaler().bits(0) });
+        // 2,816 ..= 16e6 ticks (SAMPLE_RATE_HZ is 1 ..= 5,681, checked above).
+        timer.cc[0].write(|w| unsafe { w.bits(PERIOD_TICKS) });
+        timer.shorts.write(|w| w.compare0_clear().enabled());
+
+        // SAFETY: the SAADC interrupt shares only `COMPLETED` (atomic) and the SAADC's
+        // registers with thread mode, which no longer writes them once sampling runs; no
+        // critical section relies on it being masked.
+        unsafe { NVIC::unmask(Interrupt::SAADC) };
+        saadc.tasks_start.write(|w| unsafe { w.bits(1) });
+        // The first STARTED is handled long before the first sampling instant, one period
+        // from now.
+        timer.tasks_start.write(|w| unsafe { w.bits(1) });
+        defmt::info!(
+            "sampling {=usize} SAADC channels at {=u32} Hz by DMA, buffers of {=usize} samples",
+            C,
+            SAMPLE_RATE_HZ,
+            BUFFER_FRAMES
+        );
+        Ok(Self { buffers: PingPong::new() })
     }
 
-    /// Sampling instants missed so far (the core was busy past the next one).
+    /// Sampling instants lost to overruns so far.
     pub fn dropped(&self) -> u32 {
-        self.dropped
+        self.buffers.lost()
     }
 
-    /// Moves `due` to the next sampling instant.
-    fn advance(&mut self) {
-        self.due = self.due.wrapping_add(PERIOD_US);
-        self.carry += PERIOD_REM;
-        if self.carry >= SAMPLE_RATE_HZ {
-            self.carry -= SAMPLE_RATE_HZ;
-            self.due = self.due.wrapping_add(1);
-        }
+    /// Buffers completed before the previous one was consumed, so far.
+    pub fn overruns(&self) -> u32 {
+        self.buffers.overruns()
     }
 
-    /// Waits for the next sampling instant; counts the instants already past.
-    fn wait(&mut self) {
-        // Signed distance from `due`: the counter wraps, a sample is never 35 minutes late.
-        let late = |t: &Timer<TIMER0, Periodic>, due: u32| t.read().wrapping_sub(due) as i32 >= 0;
-        while !late(&self.timer, self.due) {
-            core::hint::spin_loop();
-        }
-        self.advance();
-        while late(&self.timer, self.due) {
-            self.dropped = self.dropped.saturating_add(1);
-            self.advance();
-        }
-    }
-
-    /// Waits for the next sampling instant and reads every channel. A failed conversion
-    /// gives NaN, which the detector counts and keeps out of the scores. Never ends.
+    /// The next scan of every channel, in sampling order, sleeping until its buffer is
+    /// complete. Never ends.
     pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
-        self.wait();
-        // One read per channel the model has: a pin's read is its own code (the HAL's
-        // `read_channel` is generic over the pin), so reads of pins past `C` must not be
-        // linked; `get_mut` of an index past the constant `C` folds away.
-        let mut sample = [f32::NAN; C];
-        let s = &mut self.saadc;
-        let to_unit = |raw: Result<i16, ()>| raw.map_or(f32::NAN, |r| f32::from(r) / 16384.0);
-        if let Some(v) = sample.get_mut(0) {
-            *v = to_unit(s.read_channel(&mut self.ain0));
-        }
-        if let Some(v) = sample.get_mut(1) {
-            *v = to_unit(s.read_channel(&mut self.ain1));
-        }
-        if let Some(v) = sample.get_mut(2) {
-            *v = to_unit(s.read_channel(&mut self.ain2));
-        }
-        if let Some(v) = sample.get_mut(3) {
-            *v = to_unit(s.read_channel(&mut self.ain3));
-        }
-        if let Some(v) = sample.get_mut(4) {
-            *v = to_unit(s.read_channel(&mut self.ain4));
-        }
-        if let Some(v) = sample.get_mut(5) {
-            *v = to_unit(s.read_channel(&mut self.ain5));
-        }
-        if let Some(v) = sample.get_mut(6) {
-            *v = to_unit(s.read_channel(&mut self.ain6));
-        }
-        if let Some(v) = sample.get_mut(7) {
-            *v = to_unit(s.read_channel(&mut self.ain7));
+        let overruns = self.buffers.overruns();
+        let sample = self.buffers.next(
+            completed,
+            |s: Slot| {
+                let frame = s.frame.min(BUFFER_FRAMES - 1);
+                // SAFETY: in bounds (half masked, frame clamped): only the address is taken.
+                let values = unsafe { addr_of!(BUFFERS[s.half & 1][frame]) }.cast::<i16>();
+                // 14-bit single-ended results: VDD reads 16384. A slightly negative result
+                // (offset near 0 V) stays negative, as in the data the model was trained on.
+                core::array::from_fn(|c| {
+                    // SAFETY: `c < C`, inside the frame; a volatile read of memory EasyDMA
+                    // may write (PingPong refuses the frame if the DMA overtook it).
+                    f32::from(unsafe { values.add(c).read_volatile() }) * (1.0 / 16384.0)
+                })
+            },
+            |c| {
+                // Sleep unless the interrupt already moved the count: with interrupts
+                // masked, WFI still wakes on the pending interrupt, which runs on unmasking.
+                cortex_m::interrupt::disable();
+                if completed() == c {
+                    cortex_m::asm::wfi();
+                }
+                // SAFETY: thread mode holds no critical section here (interrupts were
+                // enabled on entry).
+                unsafe { cortex_m::interrupt::enable() };
+            },
+        );
+        if self.buffers.overruns() != overruns {
+            defmt::warn!(
+                "overrun: a buffer completed before the previous one was read; overruns={=u32} dropped={=u32}",
+                self.buffers.overruns(),
+                self.buffers.lost()
+            );
         }
         Ok(Some(sample))
+    }
+}
+
+/// SAADC: counts each completed buffer (END) and points EasyDMA at the other buffer as soon
+/// as one is started (STARTED), for the next END -> START.
+#[interrupt]
+fn SAADC() {
+    // SAFETY: the register block of SAADC, always mapped; thread mode no longer writes it.
+    let saadc = unsafe { &*SAADC::ptr() };
+    if saadc.events_end.read().bits() != 0 {
+        saadc.events_end.reset();
+        // Only this interrupt writes the count.
+        compiler_fence(Ordering::Release);
+        COMPLETED.store(COMPLETED.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+    if saadc.events_started.read().bits() != 0 {
+        saadc.events_started.reset();
+        // Buffer `COMPLETED` has started (END of the one before is handled first, above):
+        // the next one goes to the other half.
+        let next = COMPLETED.load(Ordering::Relaxed).wrapping_add(1) as usize;
+        // SAFETY: the address of a static buffer of BUFFER_FRAMES * C values in RAM.
+        saadc.result.ptr.write(|w| unsafe { w.bits(buffer_address(next)) });
     }
 }
 
