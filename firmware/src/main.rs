@@ -39,7 +39,9 @@ fn main() -> ! {
     };
     match &stop {
         Stop::EndOfStream => defmt::info!("end of stream"),
-        Stop::Model(e) => defmt::error!("model refused, not scoring: {}", e),
+        // The kind and the field it names (each variant's fields would cost 950 B of flash);
+        // `vae-train inspect` on the file gives the whole message.
+        Stop::Model(e) => defmt::error!("model refused, not scoring: {} {=str}", e.kind(), e.subject()),
         Stop::Source(e) => defmt::error!("sample source failed: {}", e),
     }
     board::exit(&stop)
@@ -67,10 +69,11 @@ fn run() -> Result<(), Stop> {
     );
     let rule = header.alarm;
     defmt::info!(
-        "alarm: learn={=u16} relearn_after={=u16} margin={=f32} guard={=f32}",
+        "alarm: learn={=u16} relearn_after={=u16} margin={=f32} floor={=f32} guard={=f32}",
         rule.learn,
         rule.relearn_after,
         rule.margin,
+        rule.floor,
         rule.guard
     );
     let mut source = board::Source::open(header.channel_names()).map_err(Stop::Source)?;

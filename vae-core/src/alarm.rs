@@ -14,10 +14,13 @@
 //!    learnt, so a device booted on a machine that is already broken does not learn the
 //!    fault as normal.
 //! 2. **Watching.** A window is an alarm when its score exceeds `mean + margin * sd` of the
-//!    learnt scores. `vae-train fit` sets the margin from the requested false-alarm rate `a`:
-//!    the calibration's own margin in standard deviations when it holds enough windows to
-//!    estimate the quantile, else Cantelli's one-sided bound `sqrt((1 - a) / a)` (14.1 at
-//!    0.005), which holds for any distribution with that mean and spread.
+//!    learnt scores, where the learnt `sd` is never taken below [`AlarmRule::floor`], the
+//!    spread of the calibration scores: a learning period holds few independent
+//!    windows (smoothing correlates them), and a spread estimated from them can come out
+//!    far too narrow, which flags the next ordinary wobble. `vae-train fit` sets the margin
+//!    from the requested false-alarm rate `a`: the calibration's own margin in standard
+//!    deviations when it holds enough windows to estimate the quantile, else twice the
+//!    Gaussian quantile (5.15 sd at 0.005; see `vae_train::scoring::alarm_rule`).
 //!    Learning is frozen while watching, so a slowly growing fault is never learnt.
 //! 3. **Re-learning.** An alarm that lasts [`AlarmRule::relearn_after`] consecutive windows
 //!    has been raised and held; the machine is then taken to have settled into a new state
@@ -54,21 +57,31 @@ pub struct AlarmRule {
     /// Boot guard: during the learning period after boot, a score above this level is an
     /// alarm and is not learnt (`+inf`: no guard).
     pub guard: f32,
+    /// Least standard deviation a learning period may set (score units; 0: none): the
+    /// learnt `sd` below it is raised to it.
+    pub floor: f32,
 }
 
 impl AlarmRule {
     /// The static threshold: no learning, no re-learning.
-    pub const STATIC: Self = Self { learn: 0, relearn_after: 0, margin: 0.0, guard: f32::INFINITY };
+    pub const STATIC: Self =
+        Self { learn: 0, relearn_after: 0, margin: 0.0, guard: f32::INFINITY, floor: 0.0 };
 
     /// Whether this rule learns on the device.
     pub const fn learns(&self) -> bool {
         self.learn > 0
     }
 
-    /// Checks the fields: a finite margin of at least 0 and a guard that is not NaN.
+    /// Checks the fields: a finite margin and floor of at least 0 and a guard that is not
+    /// NaN.
     pub fn check(&self) -> Result<(), Error> {
-        if !(self.margin.is_finite() && self.margin >= 0.0) {
+        // `0 <= v < inf` is false for NaN too.
+        let fine = |v: f32| (0.0..f32::INFINITY).contains(&v);
+        if !fine(self.margin) {
             return Err(Error::InvalidAlarm { field: "margin", found: self.margin });
+        }
+        if !fine(self.floor) {
+            return Err(Error::InvalidAlarm { field: "floor", found: self.floor });
         }
         if self.guard.is_nan() {
             return Err(Error::InvalidAlarm { field: "guard", found: self.guard });
@@ -210,6 +223,8 @@ impl Alarm {
         self.m2 += d * (s - self.mean);
         if self.n >= self.rule.learn {
             let sd = crate::kernel::sqrt(self.m2 / f32::from(self.n));
+            // A compare, not `f32::max` (libm's `fmaxf`, NaN-aware: the floor is finite).
+            let sd = if sd < self.rule.floor { self.rule.floor } else { sd };
             self.threshold = self.mean + self.rule.margin * sd;
             self.phase = Phase::Watching;
             self.quiet = 0;
@@ -270,7 +285,7 @@ mod tests {
     use super::*;
 
     fn rule(learn: u16, relearn_after: u16) -> AlarmRule {
-        AlarmRule { learn, relearn_after, margin: 3.0, guard: 100.0 }
+        AlarmRule { learn, relearn_after, margin: 3.0, guard: 100.0, floor: 0.0 }
     }
 
     fn run(a: &mut Alarm, scores: &[f32]) -> heapless::Vec<Decision, 64> {
@@ -345,8 +360,24 @@ mod tests {
     }
 
     #[test]
-    fn a_nan_margin_is_refused() {
+    fn a_nan_margin_or_floor_is_refused() {
         let r = AlarmRule { margin: f32::NAN, ..rule(1, 0) };
         assert!(Alarm::new(r, Threshold::new(0.0).unwrap()).is_err());
+        for floor in [f32::NAN, -1.0, f32::INFINITY] {
+            let r = AlarmRule { floor, ..rule(1, 0) };
+            assert!(Alarm::new(r, Threshold::new(0.0).unwrap()).is_err(), "{floor}");
+        }
+    }
+
+    /// Learnt mean 2, sd 1 (scores 1 and 3), floor 2: the spread decided on is 2, threshold
+    /// 2 + 3 * 2 = 8; a learnt spread above the floor is kept.
+    #[test]
+    fn the_floor_widens_a_narrow_learnt_spread_only() {
+        let mut a = Alarm::new(AlarmRule { floor: 2.0, ..rule(2, 0) }, Threshold::new(0.0).unwrap()).unwrap();
+        assert_eq!(run(&mut a, &[1.0, 3.0, 7.5, 8.5]).as_slice(), &[L, L, N, A]);
+        assert_eq!(a.threshold(), 8.0);
+        let mut a = Alarm::new(AlarmRule { floor: 0.5, ..rule(2, 0) }, Threshold::new(0.0).unwrap()).unwrap();
+        run(&mut a, &[1.0, 3.0]);
+        assert_eq!(a.threshold(), 5.0);
     }
 }

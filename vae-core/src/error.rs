@@ -191,6 +191,122 @@ pub enum Error {
     UnsupportedTarget,
 }
 
+/// Which [`Error`] a value is, without its fields: what a device logs when it refuses its
+/// model, with [`Error::subject`] (`defmt` writes it as one byte, where the fields of every
+/// variant cost the firmware about 950 B of flash). The firmware's model passed the same checks at build time
+/// (`vae-build`), so a refusal on the device is rare (a flash that changed: `Checksum`);
+/// `vae-train inspect` on the file gives the whole message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::ZeroHop`].
+    ZeroHop,
+    /// [`Error::ZeroWindow`].
+    ZeroWindow,
+    /// [`Error::InvalidStd`].
+    InvalidStd,
+    /// [`Error::InvalidMean`].
+    InvalidMean,
+    /// [`Error::ZeroSamples`].
+    ZeroSamples,
+    /// [`Error::InvalidParameter`].
+    InvalidParameter,
+    /// [`Error::Length`].
+    Length,
+    /// [`Error::Channels`].
+    Channels,
+    /// [`Error::InvalidThreshold`].
+    InvalidThreshold,
+    /// [`Error::InvalidAlarm`].
+    InvalidAlarm,
+    /// [`Error::InvalidQuantile`].
+    InvalidQuantile,
+    /// [`Error::NoScores`].
+    NoScores,
+    /// [`Error::LayerMismatch`].
+    LayerMismatch,
+    /// [`Error::LayerCount`].
+    LayerCount,
+    /// [`Error::Truncated`].
+    Truncated,
+    /// [`Error::BadMagic`].
+    BadMagic,
+    /// [`Error::UnsupportedVersion`].
+    UnsupportedVersion,
+    /// [`Error::LengthMismatch`].
+    LengthMismatch,
+    /// [`Error::Checksum`].
+    Checksum,
+    /// [`Error::InvalidField`].
+    InvalidField,
+    /// [`Error::InvalidLayer`].
+    InvalidLayer,
+    /// [`Error::SizeMismatch`].
+    SizeMismatch,
+    /// [`Error::LayerShape`].
+    LayerShape,
+    /// [`Error::LayerIndex`].
+    LayerIndex,
+    /// [`Error::InvalidTensor`].
+    InvalidTensor,
+    /// [`Error::Misaligned`].
+    Misaligned,
+    /// [`Error::UnsupportedTarget`].
+    UnsupportedTarget,
+}
+
+impl Error {
+    /// The field, tensor or quantity the error names, where it names one by a string
+    /// (`"threshold count"`, `"bias"`, ...); `""` for the others. With [`Error::kind`], what
+    /// a device logs.
+    pub const fn subject(&self) -> &'static str {
+        match *self {
+            Error::InvalidParameter { tensor: s, .. }
+            | Error::Length { what: s, .. }
+            | Error::InvalidAlarm { field: s, .. }
+            | Error::InvalidField { field: s, .. }
+            | Error::InvalidLayer { field: s, .. }
+            | Error::SizeMismatch { what: s, .. }
+            | Error::InvalidTensor { tensor: s, .. } => s,
+            _ => "",
+        }
+    }
+
+    /// Which error this is.
+    pub const fn kind(&self) -> ErrorKind {
+        match self {
+            Error::ZeroHop => ErrorKind::ZeroHop,
+            Error::ZeroWindow => ErrorKind::ZeroWindow,
+            Error::InvalidStd { .. } => ErrorKind::InvalidStd,
+            Error::InvalidMean { .. } => ErrorKind::InvalidMean,
+            Error::ZeroSamples => ErrorKind::ZeroSamples,
+            Error::InvalidParameter { .. } => ErrorKind::InvalidParameter,
+            Error::Length { .. } => ErrorKind::Length,
+            Error::Channels { .. } => ErrorKind::Channels,
+            Error::InvalidThreshold { .. } => ErrorKind::InvalidThreshold,
+            Error::InvalidAlarm { .. } => ErrorKind::InvalidAlarm,
+            Error::InvalidQuantile { .. } => ErrorKind::InvalidQuantile,
+            Error::NoScores => ErrorKind::NoScores,
+            Error::LayerMismatch { .. } => ErrorKind::LayerMismatch,
+            Error::LayerCount { .. } => ErrorKind::LayerCount,
+            Error::Truncated { .. } => ErrorKind::Truncated,
+            Error::BadMagic { .. } => ErrorKind::BadMagic,
+            Error::UnsupportedVersion { .. } => ErrorKind::UnsupportedVersion,
+            Error::LengthMismatch { .. } => ErrorKind::LengthMismatch,
+            Error::Checksum { .. } => ErrorKind::Checksum,
+            Error::InvalidField { .. } => ErrorKind::InvalidField,
+            Error::InvalidLayer { .. } => ErrorKind::InvalidLayer,
+            Error::SizeMismatch { .. } => ErrorKind::SizeMismatch,
+            Error::LayerShape { .. } => ErrorKind::LayerShape,
+            Error::LayerIndex { .. } => ErrorKind::LayerIndex,
+            Error::InvalidTensor { .. } => ErrorKind::InvalidTensor,
+            Error::Misaligned { .. } => ErrorKind::Misaligned,
+            Error::UnsupportedTarget => ErrorKind::UnsupportedTarget,
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -302,3 +418,32 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+
+    /// The kind is the variant (its `Debug` name), the subject the string field it names.
+    #[test]
+    fn kind_and_subject_name_the_variant_and_its_field() {
+        let cases = [
+            (Error::ZeroHop, ""),
+            (Error::InvalidStd { channel: 1, found: f32::NAN }, ""),
+            (Error::InvalidParameter { tensor: "decoder.log_var", index: 3, found: 1e30 }, "decoder.log_var"),
+            (Error::Length { what: "window", expected: 4, found: 3 }, "window"),
+            (Error::InvalidAlarm { field: "floor", found: -1.0 }, "floor"),
+            (Error::InvalidField { field: "threshold count", found: 0 }, "threshold count"),
+            (Error::InvalidLayer { layer: 0, field: "activation", found: 9 }, "activation"),
+            (Error::SizeMismatch { what: "transform", expected: 1, found: 2 }, "transform"),
+            (Error::Checksum { stored: 1, computed: 2 }, ""),
+            (Error::UnsupportedTarget, ""),
+        ];
+        for (e, subject) in cases {
+            let (debug, kind) = (format!("{e:?}"), format!("{:?}", e.kind()));
+            assert!(debug == kind || debug.starts_with(&format!("{kind} ")), "{debug} vs {kind}");
+            assert_eq!(e.subject(), subject, "{debug}");
+        }
+    }
+}

@@ -164,7 +164,7 @@ pub use dense::{Chain, Dense, LayerShape, Layers};
 pub use detector::{Detector, Report};
 pub use dynamic::{DenseRef, DynLayers, DynVae};
 pub use encoder::Encoder;
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use gaussian::{kl_to_std_normal, LogSumExp, Posterior};
 pub use model_file::{Aligned, ModelFile};
 pub use normalize::Normalizer;

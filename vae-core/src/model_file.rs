@@ -26,17 +26,23 @@ use heapless::Vec;
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"VAEM";
-/// The format version this crate writes (weights in f32, f16 or int8 per layer); it also
-/// reads [`VERSION_ALARM`] and [`VERSION_STATIC`] files (all f32).
-pub const VERSION: u16 = 3;
+/// The format version this crate writes when the alarm rule has a spread floor (weights in
+/// f32, f16 or int8 per layer); it also reads [`VERSION_COMPACT`], [`VERSION_ALARM`] and
+/// [`VERSION_STATIC`] files.
+pub const VERSION: u16 = 4;
+/// The format version with f16/int8 weights and the alarm rule without a spread floor
+/// ([`AlarmRule::floor`] 0); written for such rules with compact weights.
+pub const VERSION_COMPACT: u16 = 3;
 /// The format version with the alarm rule and f32 weights only.
 pub const VERSION_ALARM: u16 = 2;
 /// The first format version, without the alarm rule (its models decide by the static
 /// threshold, [`AlarmRule::STATIC`]).
 pub const VERSION_STATIC: u16 = 1;
-/// Bytes of the alarm rule (format version 2): learn `u16`, relearn after `u16`, margin
-/// `f32`, guard `f32`.
+/// Bytes of the alarm rule (format versions 2 and 3): learn `u16`, relearn after `u16`,
+/// margin `f32`, guard `f32`; version 4 adds the spread floor `f32` ([`ALARM_LEN_FLOOR`]).
 pub const ALARM_LEN: usize = 12;
+/// Bytes of the alarm rule of format version 4: [`ALARM_LEN`] and the spread floor `f32`.
+pub const ALARM_LEN_FLOOR: usize = 16;
 /// Most calibrated thresholds a file holds.
 pub const MAX_THRESHOLDS: usize = 8;
 /// Most layers a file holds: both hidden stacks, two encoder heads, the output layer.
@@ -428,7 +434,9 @@ impl<'a> ModelFile<'a> {
                 // Without the compact-weights feature only f32 is read (a constant: the
                 // offsets below fold to those of f32 files).
                 _ if !weights::COMPACT_WEIGHTS && enc_code == 0 => Encoding::F32,
-                Some(e) if weights::COMPACT_WEIGHTS && (e == Encoding::F32 || version == VERSION) => e,
+                Some(e) if weights::COMPACT_WEIGHTS && (e == Encoding::F32 || version >= VERSION_COMPACT) => {
+                    e
+                }
                 _ => {
                     return Err(Error::InvalidLayer {
                         layer: i,
@@ -488,8 +496,9 @@ impl<'a> ModelFile<'a> {
         let alarm = if version == VERSION_STATIC {
             AlarmRule::STATIC
         } else {
-            let rule =
-                AlarmRule { learn: r.u16()?, relearn_after: r.u16()?, margin: r.f32()?, guard: r.f32()? };
+            let (learn, relearn_after, margin, guard) = (r.u16()?, r.u16()?, r.f32()?, r.f32()?);
+            let floor = if version >= VERSION { r.f32()? } else { 0.0 };
+            let rule = AlarmRule { learn, relearn_after, margin, guard, floor };
             rule.check()?;
             if rule.learns() && thresholds.is_empty() {
                 return Err(field("threshold count (an alarm rule needs a calibration)", 0));
@@ -1017,7 +1026,7 @@ fn layout(desc: &ModelDesc<'_, '_>) -> (usize, usize) {
     let header = FIXED_HEADER_LEN
         + LAYER_DESCRIPTOR_LEN * n_layers
         + 8 * desc.thresholds.len()
-        + ALARM_LEN
+        + alarm_len(desc)
         + desc.name.len()
         + names;
     let params = desc.norm_mean.len()
@@ -1025,6 +1034,27 @@ fn layout(desc: &ModelDesc<'_, '_>) -> (usize, usize) {
         + all_layers(l).map(|d| desc.weights.words(d.inputs(), d.outputs()) + d.bias().len()).sum::<usize>()
         + desc.log_var.len();
     (header.div_ceil(4) * 4, params)
+}
+
+/// The format version `write` gives `desc`: the oldest that holds it, so that older readers
+/// read what they can.
+fn version_of(desc: &ModelDesc<'_, '_>) -> u16 {
+    if desc.alarm.floor != 0.0 {
+        VERSION
+    } else if desc.weights == Encoding::F32 {
+        VERSION_ALARM
+    } else {
+        VERSION_COMPACT
+    }
+}
+
+/// Bytes of `desc`'s alarm rule in its file.
+fn alarm_len(desc: &ModelDesc<'_, '_>) -> usize {
+    if version_of(desc) >= VERSION {
+        ALARM_LEN_FLOOR
+    } else {
+        ALARM_LEN
+    }
 }
 
 /// The layers in file order.
@@ -1051,8 +1081,8 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
     let x = desc.log_var.len();
     let mut w = Writer { out, pos: 0 };
     w.put(&MAGIC);
-    // Files of f32 weights are written in the format that readers before f16 and int8 read.
-    let version = if desc.weights == Encoding::F32 { VERSION_ALARM } else { VERSION };
+    // The oldest format that holds `desc`, which older readers read.
+    let version = version_of(desc);
     w.put(&version.to_le_bytes());
     let (header_len, params) = layout(desc);
     w.put(&len_u16("header length", header_len)?.to_le_bytes());
@@ -1087,6 +1117,9 @@ pub fn write(desc: &ModelDesc<'_, '_>, out: &mut [u8]) -> Result<usize, Error> {
     w.put(&desc.alarm.relearn_after.to_le_bytes());
     w.put(&desc.alarm.margin.to_le_bytes());
     w.put(&desc.alarm.guard.to_le_bytes());
+    if version >= VERSION {
+        w.put(&desc.alarm.floor.to_le_bytes());
+    }
     w.put(desc.name.as_bytes());
     for n in desc.channel_names {
         w.put(&[len_u8("channel name length", n.len())?]);

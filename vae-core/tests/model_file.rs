@@ -162,8 +162,8 @@ fn specific_errors_name_the_problem() {
     b[..4].copy_from_slice(b"PK\x03\x04");
     assert_eq!(parse(&b), Err(Error::BadMagic { found: *b"PK\x03\x04" }));
     let mut b = bytes.clone();
-    b[4] = 4;
-    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 4, supported: 3 }));
+    b[4] = 5;
+    assert_eq!(parse(&b), Err(Error::UnsupportedVersion { found: 5, supported: 4 }));
     // A format-2 file (all f32) with an encoding in a layer descriptor: refused by name.
     let mut b = bytes.clone();
     b[model_file::FIXED_HEADER_LEN + 3] = 1;
@@ -326,6 +326,52 @@ fn writer_refuses_what_the_reader_would_refuse() {
     ));
     let bad = ModelDesc { norm_std: &[1.0, -1.0], ..desc };
     assert!(matches!(model_file::write(&bad, &mut out), Err(Error::InvalidStd { channel: 1, .. })));
+}
+
+/// Each alarm rule is written in the oldest version that holds it and read back as written:
+/// a spread floor needs version 4 (16 bytes of rule), without one f32 files stay version 2
+/// (12 bytes), which readers before the floor read.
+#[test]
+fn the_alarm_rule_round_trips_in_the_oldest_version_that_holds_it() {
+    let w1: &'static [f32] = Box::leak(vec![0.5f32; 4].into_boxed_slice());
+    let b2: &'static [f32] = Box::leak(vec![0.0f32; 2].into_boxed_slice());
+    let layer = DenseRef::new(w1, b2, 2, Activation::Identity).unwrap();
+    let cal: &'static [Calibration] = Box::leak(Box::new([Calibration { quantile: 0.995, threshold: 3.0 }]));
+    let encoder: &'static [DenseRef<'static>] = Box::leak(Box::new([layer]));
+    let rule = vae_core::AlarmRule { learn: 32, relearn_after: 4, margin: 5.15, guard: 40.0, floor: 0.0 };
+    let desc = |alarm| ModelDesc {
+        weights: vae_core::weights::Encoding::F32,
+        name: "x",
+        seed: 0,
+        window: 1,
+        hop: 1,
+        channel_names: &["a", "b"],
+        norm_mean: &[0.0, 0.0],
+        norm_std: &[1.0, 1.0],
+        score: ScoreConfig::DETERMINISTIC,
+        transform: Transform::Raw,
+        thresholds: cal,
+        alarm,
+        layers: DynLayers { encoder, mu: layer, log_var: layer, decoder: encoder, mean: layer },
+        log_var: b2,
+    };
+    let mut lens = Vec::new();
+    for (alarm, version) in [(rule, 2u16), (vae_core::AlarmRule { floor: 0.75, ..rule }, 4)] {
+        let d = desc(alarm);
+        let mut out = vec![0u8; model_file::encoded_len(&d)];
+        let n = model_file::write(&d, &mut out).unwrap();
+        assert_eq!(u16::from_le_bytes([out[4], out[5]]), version);
+        let a = aligned(&out);
+        let f = ModelFile::parse(as_bytes(&a, n)).unwrap();
+        assert_eq!(f.header().alarm, alarm);
+        lens.push(n);
+    }
+    // The floor's 4 bytes fit in the header's padding or add one word.
+    assert!(lens[1] == lens[0] || lens[1] == lens[0] + 4, "{lens:?}");
+    // A negative floor is refused by name.
+    let d = desc(vae_core::AlarmRule { floor: -1.0, ..rule });
+    let mut out = vec![0u8; model_file::encoded_len(&d)];
+    assert!(matches!(model_file::write(&d, &mut out), Err(Error::InvalidAlarm { field: "floor", .. })));
 }
 
 /// Compact weights: typed f16 and int8 models score as the run-time model over the

@@ -67,14 +67,15 @@ pub fn to_safetensors(m: &OwnedModel) -> Result<Vec<u8>, Error> {
         ("wandering", m.meta.transform.wandering.to_string()),
         ("smoothing", m.meta.transform.smoothing.to_string()),
         ("thresholds", json(serde_json::json!(thresholds))),
-        // [learn, relearn after, margin, guard]; an infinite guard (none) is null.
+        // [learn, relearn after, margin, guard, floor]; an infinite guard (none) is null.
         (
             "alarm",
             json(serde_json::json!([
                 m.alarm.learn,
                 m.alarm.relearn_after,
                 m.alarm.margin,
-                m.alarm.guard.is_finite().then_some(m.alarm.guard)
+                m.alarm.guard.is_finite().then_some(m.alarm.guard),
+                m.alarm.floor
             ])),
         ),
     ]
@@ -140,8 +141,17 @@ pub fn from_safetensors(bytes: &[u8], what: &str) -> Result<OwnedModel, Error> {
     let alarm = match r.meta.contains_key("alarm") {
         false => AlarmRule::STATIC,
         true => {
-            let (learn, relearn_after, margin, guard): (u16, u16, f32, Option<f32>) = r.json("alarm")?;
-            let rule = AlarmRule { learn, relearn_after, margin, guard: guard.unwrap_or(f32::INFINITY) };
+            // Exports before the spread floor hold four fields.
+            let (learn, relearn_after, margin, guard, floor) =
+                match r.json::<(u16, u16, f32, Option<f32>, f32)>("alarm") {
+                    Ok(rule) => rule,
+                    Err(_) => {
+                        let (l, ra, m, g): (u16, u16, f32, Option<f32>) = r.json("alarm")?;
+                        (l, ra, m, g, 0.0)
+                    }
+                };
+            let rule =
+                AlarmRule { learn, relearn_after, margin, guard: guard.unwrap_or(f32::INFINITY), floor };
             rule.check().map_err(|e| bad(format!("{what}: metadata `alarm`: {e}")))?;
             rule
         }

@@ -93,18 +93,29 @@ pub const BOOT_GUARD_SPREADS: f32 = 20.0;
 /// on the development sets (16 and 32 tried, with re-learning after 4, 8, 12 and 16).
 pub const DEFAULT_LEARN: u16 = 32;
 
-/// Consecutive alarm windows after which the device re-learns by default (one window
-/// length at hop W/8).
-pub const DEFAULT_RELEARN_AFTER: u16 = 8;
+/// Consecutive alarm windows after which the device re-learns by default (half a window
+/// length at hop W/8). Chosen on the development sets with the spread floor (4 and 8
+/// tried): a false alarm that holds is re-learnt sooner, and the device is back to
+/// watching sooner.
+pub const DEFAULT_RELEARN_AFTER: u16 = 4;
+
+/// The margin of the alarm rule in learnt standard deviations, per standard-normal
+/// quantile `z(1 - a)` of the false-alarm rate `a`, when the calibration is too small to
+/// measure its own: `2 z`, 5.15 at 0.005. A Gaussian tail, widened because a learning
+/// period holds few independent windows (the smoothing correlates them); chosen on the
+/// development sets (margins of 4 to 10, and Cantelli's 14.1, tried at 0.005), with the
+/// learnt spread floored at the calibration's ([`alarm_rule`]).
+pub const MARGIN_PER_QUANTILE: f64 = 2.0;
 
 /// The alarm rule for a model calibrated at quantile `q` with `threshold`, over the
 /// smoothed calibration scores `scored`: learn `learn` windows, re-learn after
 /// `relearn_after` alarm windows, boot guard [`BOOT_GUARD_SPREADS`] spreads above the
-/// median calibration score. The margin in learnt standard deviations is the calibration's
-/// own, `(threshold - mean) / sd`, when the calibration holds enough windows to estimate the
-/// quantile (`1 / (1 - q)`, as [`ThresholdRule::Auto`] decides), else Cantelli's
-/// `sqrt(q / (1 - q))`, which needs no tail. `learn == 0` or `q >= 1` (no Cantelli margin):
-/// the static threshold.
+/// median calibration score, and the learnt spread floored at the calibration's standard
+/// deviation (a learning period's few independent windows can give a far narrower one).
+/// The margin in learnt standard deviations is the calibration's own,
+/// `(threshold - mean) / sd`, when the calibration holds enough windows to estimate the
+/// quantile (`1 / (1 - q)`, as [`ThresholdRule::Auto`] decides), else
+/// [`MARGIN_PER_QUANTILE`] `* z(q)`. `learn == 0` or `q >= 1`: the static threshold.
 pub fn alarm_rule(
     scored: &[ScoredWindow],
     q: f32,
@@ -119,18 +130,71 @@ pub fn alarm_rule(
     let t = threshold.value();
     let median = Threshold::from_quantile(&mut s, 0.5).map_or(t, |m| m.value());
     let guard = median + BOOT_GUARD_SPREADS * (t - median).max(0.0);
-    let margin = match (ThresholdRule::Auto.resolve(s.len(), q), moments(scored)) {
+    let moments = moments(scored);
+    let margin = match (ThresholdRule::Auto.resolve(s.len(), q), moments) {
         (ThresholdRule::Quantile, Some((mean, sd))) if sd > 0.0 => ((f64::from(t) - mean) / sd).max(0.0),
-        _ => cantelli_factor(q),
+        _ => MARGIN_PER_QUANTILE * normal_quantile(f64::from(q)),
     };
+    let floor = moments.map_or(0.0, |(_, sd)| sd);
     let rule = AlarmRule {
         learn,
         relearn_after,
         margin: margin as f32,
         guard: if guard.is_finite() { guard } else { f32::INFINITY },
+        floor: if (floor as f32).is_finite() { floor as f32 } else { 0.0 },
     };
     rule.check()?;
     Ok(rule)
+}
+
+/// The standard normal quantile `z(p)`, `0 < p < 1` (Acklam's rational approximation,
+/// relative error below 1.2e-9; `p` outside (0, 1) gives +-inf).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.024_25 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.024_25 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
 }
 
 /// The finite decision scores of `scored`.
@@ -336,6 +400,24 @@ pub fn normalise(model: &OwnedModel, recordings: &mut [Recording]) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// Against tabulated quantiles of the standard normal distribution.
+    #[test]
+    fn normal_quantile_matches_the_tables() {
+        for (p, z) in [
+            (0.5, 0.0),
+            (0.9, 1.281_551_565_5),
+            (0.99, 2.326_347_874_0),
+            (0.995, 2.575_829_303_5),
+            (0.999, 3.090_232_306_2),
+            (0.01, -2.326_347_874_0),
+            (0.000_001, -4.753_424_308_8),
+        ] {
+            assert!((normal_quantile(p) - z).abs() < 1e-8, "z({p}) = {} != {z}", normal_quantile(p));
+        }
+        assert_eq!(normal_quantile(1.0), f64::INFINITY);
+        assert!((MARGIN_PER_QUANTILE * normal_quantile(0.995) - 5.15).abs() < 0.01);
+    }
     use crate::data::{windows_of, Recording};
     use crate::model::{Layer, ModelMeta, Network};
     use vae_core::model_file::Calibration;

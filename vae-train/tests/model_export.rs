@@ -55,7 +55,13 @@ fn model_with(transform: Transform, x: usize) -> OwnedModel {
             Calibration { quantile: 0.99, threshold: 11.0 },
         ],
         // A learning rule, so that every round trip carries it.
-        alarm: vae_core::AlarmRule { learn: 32, relearn_after: 8, margin: 14.106_736, guard: 60.5 },
+        alarm: vae_core::AlarmRule {
+            learn: 32,
+            relearn_after: 8,
+            margin: 14.106_736,
+            guard: 60.5,
+            floor: 1.25,
+        },
     }
 }
 

@@ -266,10 +266,17 @@ fn model(s: &Spec) -> OwnedModel {
             .iter()
             .map(|&(quantile, threshold)| Calibration { quantile, threshold })
             .collect(),
-        // Calibrated seeds carry a learning alarm rule, so the fuzzer mutates its bytes too.
-        alarm: match s.thresholds.is_empty() {
-            true => vae_core::AlarmRule::STATIC,
-            false => vae_core::AlarmRule { learn: 32, relearn_after: 8, margin: 14.1, guard: 50.0 },
+        // Calibrated seeds carry a learning alarm rule, so the fuzzer mutates its bytes too;
+        // those with an odd number of thresholds a spread floor (format version 4).
+        alarm: match s.thresholds.len() {
+            0 => vae_core::AlarmRule::STATIC,
+            n => vae_core::AlarmRule {
+                learn: 32,
+                relearn_after: 8,
+                margin: 14.1,
+                guard: 50.0,
+                floor: if n % 2 == 1 { 1.5 } else { 0.0 },
+            },
         },
     }
 }

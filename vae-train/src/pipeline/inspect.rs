@@ -18,7 +18,8 @@ pub fn describe(path: &Path) -> Result<String, Error> {
         o,
         "{}: valid model file (format v{}, CRC-32 ok)",
         path.display(),
-        vae_core::model_file::VERSION
+        // Bytes 4..6, little-endian (the parser checked them).
+        u16::from_le_bytes([bytes[4], bytes[5]])
     );
     let _ = writeln!(o, "  name        {}", h.name);
     let _ = writeln!(
@@ -131,8 +132,10 @@ fn layers(o: &mut String, h: &vae_core::model_file::Header<'_>, file_len: usize)
         };
         let _ = writeln!(
             o,
-            "  alarm       learns {} windows after boot, then mean + {:.2} sd; {relearn}; boot guard {guard}",
-            a.learn, a.margin
+            "  alarm       learns {} windows after boot, then mean + {:.2} sd{}; {relearn}; boot guard {guard}",
+            a.learn,
+            a.margin,
+            if a.floor > 0.0 { format!(" (sd at least {:.4}, the calibration's)", a.floor) } else { String::new() }
         );
     } else {
         let _ = writeln!(o, "  alarm       static threshold (no on-device learning)");
