@@ -237,9 +237,10 @@ pub struct FitArgs {
     /// windows, else cantelli.
     #[arg(long, default_value = "quantile")]
     pub threshold_rule: String,
-    /// Windows the device learns after boot before it decides: their mean and spread set
-    /// the alarm level (mean + sqrt((1 - a) / a) standard deviations for the false-alarm
-    /// rate a), because a machine moves on from its training rows. 0: decide by the
+    /// Windows the device learns after boot before it decides: their mean and spread (at
+    /// least the calibration's) set the alarm level (mean + the calibration's own margin in
+    /// standard deviations, or 2 z(1 - a) for the false-alarm rate a where the calibration is
+    /// too small to measure it), because a machine moves on from its training rows. 0: decide by the
     /// calibrated threshold from the first window. Boot the device on a healthy machine;
     /// scores far beyond training still alarm while it learns.
     #[arg(long, default_value_t = crate::scoring::DEFAULT_LEARN)]
