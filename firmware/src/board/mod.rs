@@ -8,6 +8,8 @@ mod qemu;
 #[cfg(feature = "qemu")]
 pub use qemu::{exit, Source, SourceError};
 
+#[cfg(any(feature = "nrf52840", feature = "stm32f411"))]
+mod dma;
 #[cfg(feature = "nrf52840")]
 mod nrf52840;
 #[cfg(feature = "nrf52840")]

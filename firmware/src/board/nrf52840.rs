@@ -28,14 +28,13 @@
 //! Logs over RTT (`defmt-rtt`), panics through `panic-probe`; `cargo run` flashes with
 //! `probe-rs run --chip nRF52840_xxAA`.
 
+use super::dma::{buffer_address, completed, count_completed, next_scan};
 use super::Stop;
 use crate::model::{BUFFER_FRAMES, C, SAMPLE_RATE_HZ};
-use core::ptr::addr_of;
-use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 use defmt_rtt as _;
 use nrf52840_pac::{interrupt, Interrupt, Peripherals, NVIC, SAADC};
 use panic_probe as _;
-use vae_core::sampling::{PingPong, Slot};
+use vae_core::sampling::PingPong;
 
 const _: () = assert!(C >= 1 && C <= 8, "the nRF52840 SAADC has 8 analog inputs");
 const _: () = assert!(BUFFER_FRAMES * C < 1 << 15, "RESULT.MAXCNT has 15 bits");
@@ -53,28 +52,6 @@ pub enum SourceError {}
 
 /// TIMER0 ticks (16 MHz) between sampling instants.
 const PERIOD_TICKS: u32 = 16_000_000 / SAMPLE_RATE_HZ;
-
-/// The two DMA buffers: `BUFFER_FRAMES` scans of `C` channels each. Written by EasyDMA
-/// only, read by [`Source::next`] only through volatile reads of the half the DMA is not
-/// filling (see [`PingPong`]).
-static mut BUFFERS: [[[i16; C]; BUFFER_FRAMES]; 2] = [[[0; C]; BUFFER_FRAMES]; 2];
-
-/// Buffers completed since the start (wrapping): written by the SAADC interrupt only.
-static COMPLETED: AtomicU32 = AtomicU32::new(0);
-
-/// Buffers completed so far. One core, no cache: the count and the DMA's writes need no
-/// barrier instruction, only the compiler's ordering.
-fn completed() -> u32 {
-    let c = COMPLETED.load(Ordering::Relaxed);
-    compiler_fence(Ordering::Acquire);
-    c
-}
-
-/// The address EasyDMA writes buffer half `half` at.
-fn buffer_address(half: usize) -> u32 {
-    // SAFETY: only the address is taken, no reference is made.
-    unsafe { addr_of!(BUFFERS[half & 1]) as u32 }
-}
 
 /// The SAADC's sampling chain, running from [`Source::open`] on.
 pub struct Source {
@@ -163,41 +140,9 @@ impl Source {
     /// The next scan of every channel, in sampling order, sleeping until its buffer is
     /// complete. Never ends.
     pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
-        let overruns = self.buffers.overruns();
-        let sample = self.buffers.next(
-            completed,
-            |s: Slot| {
-                let frame = s.frame.min(BUFFER_FRAMES - 1);
-                // SAFETY: in bounds (half masked, frame clamped): only the address is taken.
-                let values = unsafe { addr_of!(BUFFERS[s.half & 1][frame]) }.cast::<i16>();
-                // 14-bit single-ended results: VDD reads 16384. A slightly negative result
-                // (offset near 0 V) stays negative, as in the data the model was trained on.
-                core::array::from_fn(|c| {
-                    // SAFETY: `c < C`, inside the frame; a volatile read of memory EasyDMA
-                    // may write (PingPong refuses the frame if the DMA overtook it).
-                    f32::from(unsafe { values.add(c).read_volatile() }) * (1.0 / 16384.0)
-                })
-            },
-            |c| {
-                // Sleep unless the interrupt already moved the count: with interrupts
-                // masked, WFI still wakes on the pending interrupt, which runs on unmasking.
-                cortex_m::interrupt::disable();
-                if completed() == c {
-                    cortex_m::asm::wfi();
-                }
-                // SAFETY: thread mode holds no critical section here (interrupts were
-                // enabled on entry).
-                unsafe { cortex_m::interrupt::enable() };
-            },
-        );
-        if self.buffers.overruns() != overruns {
-            defmt::warn!(
-                "overrun: a buffer completed before the previous one was read; overruns={=u32} dropped={=u32}",
-                self.buffers.overruns(),
-                self.buffers.lost()
-            );
-        }
-        Ok(Some(sample))
+        // 14-bit single-ended results: VDD reads 16384. A slightly negative result (offset
+        // near 0 V) stays negative, as in the data the model was trained on.
+        Ok(Some(next_scan(&mut self.buffers, 16384.0)))
     }
 }
 
@@ -209,15 +154,13 @@ fn SAADC() {
     let saadc = unsafe { &*SAADC::ptr() };
     if saadc.events_end.read().bits() != 0 {
         saadc.events_end.reset();
-        // Only this interrupt writes the count.
-        compiler_fence(Ordering::Release);
-        COMPLETED.store(COMPLETED.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        count_completed();
     }
     if saadc.events_started.read().bits() != 0 {
         saadc.events_started.reset();
         // Buffer `COMPLETED` has started (END of the one before is handled first, above):
         // the next one goes to the other half.
-        let next = COMPLETED.load(Ordering::Relaxed).wrapping_add(1) as usize;
+        let next = completed().wrapping_add(1) as usize;
         // SAFETY: the address of a static buffer of BUFFER_FRAMES * C values in RAM.
         saadc.result.ptr.write(|w| unsafe { w.bits(buffer_address(next)) });
     }

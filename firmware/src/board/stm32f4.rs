@@ -37,17 +37,16 @@
 //! Logs over RTT (`defmt-rtt`), panics through `panic-probe`; `cargo run` flashes with
 //! `probe-rs run --chip STM32F411RETx`.
 
+use super::dma::{buffer_address, count_completed, next_scan};
 use super::Stop;
 use crate::model::{BUFFER_FRAMES, C, SAMPLE_RATE_HZ};
-use core::ptr::addr_of;
-use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 use defmt_rtt as _;
 use panic_probe as _;
 use stm32f4xx_hal::gpio::GpioExt;
 use stm32f4xx_hal::pac::{self, interrupt, Interrupt, NVIC};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::{Config, RccExt};
-use vae_core::sampling::{PingPong, Slot};
+use vae_core::sampling::PingPong;
 
 const _: () = assert!(C >= 1 && C <= 8, "the board wires 8 analog inputs");
 const _: () = assert!(BUFFER_FRAMES * C <= 0xffff, "the DMA counts 16 bits");
@@ -75,28 +74,6 @@ pub const PINS: [(u8, &str); 8] = [
 pub enum SourceError {
     /// The peripherals were already taken.
     Peripherals,
-}
-
-/// The two DMA buffers (M0AR, M1AR): `BUFFER_FRAMES` scans of `C` channels each, 12-bit
-/// results right-aligned in 16 bits. Written by the DMA only, read by [`Source::next`] only
-/// through volatile reads of the buffer the DMA is not filling (see [`PingPong`]).
-static mut BUFFERS: [[[i16; C]; BUFFER_FRAMES]; 2] = [[[0; C]; BUFFER_FRAMES]; 2];
-
-/// Buffers completed since the start (wrapping): written by the DMA interrupt only.
-static COMPLETED: AtomicU32 = AtomicU32::new(0);
-
-/// Buffers completed so far. One core, no data cache on the path (the DMA writes SRAM):
-/// the count and the DMA's writes need only the compiler's ordering.
-fn completed() -> u32 {
-    let c = COMPLETED.load(Ordering::Relaxed);
-    compiler_fence(Ordering::Acquire);
-    c
-}
-
-/// The address the DMA writes buffer half `half` at.
-fn buffer_address(half: usize) -> u32 {
-    // SAFETY: only the address is taken, no reference is made.
-    unsafe { addr_of!(BUFFERS[half & 1]) as u32 }
 }
 
 /// The ADC's sampling chain, running from [`Source::open`] on.
@@ -228,40 +205,8 @@ impl Source {
     /// The next scan of every channel, in sampling order, sleeping until its buffer is
     /// complete. Never ends.
     pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
-        let overruns = self.buffers.overruns();
-        let sample = self.buffers.next(
-            completed,
-            |s: Slot| {
-                let frame = s.frame.min(BUFFER_FRAMES - 1);
-                // SAFETY: in bounds (half masked, frame clamped): only the address is taken.
-                let values = unsafe { addr_of!(BUFFERS[s.half & 1][frame]) }.cast::<i16>();
-                // 12-bit right-aligned results: VDDA reads 4096 (4095 at most).
-                core::array::from_fn(|c| {
-                    // SAFETY: `c < C`, inside the frame; a volatile read of memory the DMA
-                    // may write (PingPong refuses the frame if the DMA overtook it).
-                    f32::from(unsafe { values.add(c).read_volatile() }) * (1.0 / 4096.0)
-                })
-            },
-            |c| {
-                // Sleep unless the interrupt already moved the count: with interrupts
-                // masked, WFI still wakes on the pending interrupt, which runs on unmasking.
-                cortex_m::interrupt::disable();
-                if completed() == c {
-                    cortex_m::asm::wfi();
-                }
-                // SAFETY: thread mode holds no critical section here (interrupts were
-                // enabled on entry).
-                unsafe { cortex_m::interrupt::enable() };
-            },
-        );
-        if self.buffers.overruns() != overruns {
-            defmt::warn!(
-                "overrun: a buffer completed before the previous one was read; overruns={=u32} dropped={=u32}",
-                self.buffers.overruns(),
-                self.buffers.lost()
-            );
-        }
-        Ok(Some(sample))
+        // 12-bit right-aligned results: VDDA reads 4096 (4095 at most).
+        Ok(Some(next_scan(&mut self.buffers, 4096.0)))
     }
 }
 
@@ -274,8 +219,7 @@ fn DMA2_STREAM0() {
     let dma = unsafe { &*pac::DMA2::ptr() };
     if dma.lisr().read().tcif0().bit_is_set() {
         dma.lifcr().write(|w| w.ctcif0().set_bit());
-        compiler_fence(Ordering::Release);
-        COMPLETED.store(COMPLETED.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        count_completed();
     }
 }
 
