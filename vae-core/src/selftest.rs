@@ -98,11 +98,25 @@ pub fn tanh_table() -> Result<usize, Failure> {
 }
 
 /// [`kernel::matvec`] against [`kernel::matvec_portable`] on shapes that exercise every
-/// path of the assembly (passes of 4 rows, then 1 to 3 one-row passes; fewer than 4 rows;
-/// no whole block of 4 columns, blocks of 4 and a remainder; no columns at all).
+/// path of the assembly (passes of 8 rows, then one of 4, then 1 to 3 one-row passes; fewer
+/// than 4 rows; no whole block of 8 columns, blocks of 8 and a remainder; no columns at all).
 pub fn kernel_matches_portable() -> Result<usize, Failure> {
-    const SHAPES: [(usize, usize); 10] =
-        [(1, 1), (2, 8), (3, 7), (5, 17), (8, 32), (32, 64), (64, 32), (7, 9), (4, 0), (1, 33)];
+    const SHAPES: [(usize, usize); 14] = [
+        (1, 1),
+        (2, 8),
+        (3, 7),
+        (5, 17),
+        (8, 32),
+        (32, 64),
+        (64, 32),
+        (7, 9),
+        (4, 0),
+        (1, 33),
+        (15, 20),
+        (12, 16),
+        (9, 0),
+        (6, 40),
+    ];
     const MAX: usize = 64 * 64;
     let mut w = [0.0f32; MAX];
     let mut x = [0.0f32; 64];
@@ -536,6 +550,6 @@ mod tests {
         assert_eq!(super::finite_spike_overflows(), Ok(6));
         assert_eq!(super::compact_kernels_match_portable(), Ok(24));
         assert_eq!(super::compact_weights_are_exact(), Ok(2));
-        assert_eq!(super::run(), Ok(8 + 6 + 10 + 5 + 12 + 24 + 2 + 9 + 1 + 9 + 6));
+        assert_eq!(super::run(), Ok(8 + 6 + 14 + 5 + 12 + 24 + 2 + 9 + 1 + 9 + 6));
     }
 }

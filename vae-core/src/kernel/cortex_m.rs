@@ -33,32 +33,32 @@
 #![allow(unsafe_code)]
 
 // y = W x + b for any shape: r0 = w, r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
-// [sp + 4] = cols. Rows go in passes of four lanes: lane k is read through its own pointer
-// (r0, r4-r6) and accumulates in s(8+k), from its bias. While 4 or more rows are left a pass
-// takes the next four rows (one VLDM of bias, one VSTM of results); after that each pass
-// takes one row, loads and stores lane 0 only, and runs lane 0's code only in the blocks
-// (all four lane pointers point into that row, for the column tail, where lanes 1-3 compute
-// copies that are never stored). Every lane performs the same operations in the same order,
-// so a row gives the same bits in any lane.
+// [sp + 4] = cols. Rows go in passes of eight lanes: lane k is read through its own pointer
+// (r0, r4-r10) and accumulates in s(8+k), from its bias. While 8 or more rows are left a pass
+// takes the next eight rows (one VLDM of bias, one VSTM of results); with 4 to 7 left, four
+// rows in lanes 0, 5, 6, 7; after that one row per pass in lane 0. A pass runs only the code
+// of its lanes in the blocks (the loop is rotated, lanes 1 to 7 then 0, and entered at lane
+// 1, 5 or 0; r11 holds where); the lanes it does not use point into its first row, for the
+// column tail, where they compute copies that are never stored. Every lane performs the same
+// operations in the same order, so a row gives the same bits in any lane.
 //
-// Per block of 4 columns x is in s0-s3; each lane loads its 4 weights (VLDM into s16-s19 or
-// s20-s23, alternately), multiplies them in place (VMUL) and adds the products to its sum
+// Per block of 8 columns x is in s0-s7; each lane loads its 8 weights (VLDM into s16-s23 or
+// s24-s31, alternately), multiplies them in place (VMUL) and adds the products to its sum
 // (VADD), each VADD two instructions after the VMUL it reads and the lane's last VADD after
 // the next lane's VLDM (lane 0's after the loop's SUBS), so no instruction reads the result
-// of the one before. The loop is rotated (lanes 1, 2, 3, 0, then the next block's x) so that
-// a one-row pass enters it at lane 0 (where lane 3's last VADD adds junk to the unused s11):
-// r9 holds where each block starts. The columns after the last whole block (cols mod 4) go
-// one at a time with VMLA, in all four lanes. With four rows, the weights are read from rows
-// r, r + 1, r + 2, r + 3; with one row, every lane pointer starts at that row.
+// of the one before. Entering at lane 5 or 0 adds junk to lane 4's or 7's sum, which that
+// pass does not use. The columns after the last whole block (cols mod 8) go one at a time
+// with VMLA, in all eight lanes. Rows left and x are kept on the stack (r11 and lr are the
+// entry and the block count).
 core::arch::global_asm!(
     ".syntax unified",
     ".thumb",
     ".fpu fpv4-sp-d16",
-    // One lane of a block: weights through \\w into \\b0-\\b3, sum in \\acc; \\pacc += \\plast
+    // One lane of a block: weights through \\w into \\b0-\\b7, sum in \\acc; \\pacc += \\plast
     // finishes the lane before, after this lane's VLDM. The lane's own last VADD
-    // (\\acc += \\b3) is left to the code that follows.
-    ".macro vae_core_mv4_lane w, acc, b0, b1, b2, b3, pacc, plast",
-    "    vldmia \\w!, {{\\b0-\\b3}}",
+    // (\\acc += \\b7) is left to the code that follows.
+    ".macro vae_core_mv8_lane w, acc, b0, b1, b2, b3, b4, b5, b6, b7, pacc, plast",
+    "    vldmia \\w!, {{\\b0-\\b7}}",
     "    .ifnb \\pacc",
     "    vadd.f32 \\pacc, \\pacc, \\plast",
     "    .endif",
@@ -69,78 +69,130 @@ core::arch::global_asm!(
     "    vadd.f32 \\acc, \\acc, \\b1",
     "    vmul.f32 \\b3, \\b3, s3",
     "    vadd.f32 \\acc, \\acc, \\b2",
+    "    vmul.f32 \\b4, \\b4, s4",
+    "    vadd.f32 \\acc, \\acc, \\b3",
+    "    vmul.f32 \\b5, \\b5, s5",
+    "    vadd.f32 \\acc, \\acc, \\b4",
+    "    vmul.f32 \\b6, \\b6, s6",
+    "    vadd.f32 \\acc, \\acc, \\b5",
+    "    vmul.f32 \\b7, \\b7, s7",
+    "    vadd.f32 \\acc, \\acc, \\b6",
     ".endm",
-    ".section .text.vae_core_matvec4_f32,\"ax\",%progbits",
-    ".global vae_core_matvec4_f32",
-    ".type vae_core_matvec4_f32,%function",
+    ".section .text.vae_core_matvec8_f32,\"ax\",%progbits",
+    ".global vae_core_matvec8_f32",
+    ".type vae_core_matvec8_f32,%function",
     ".p2align 2",
     ".thumb_func",
-    "vae_core_matvec4_f32:",
-    "    push {{r4-r9, lr}}",
+    "vae_core_matvec8_f32:",
+    "    push {{r4-r11, lr}}",
     "    vpush {{s16-s31}}",
-    "    mov r8, r1",             // x
-    "    ldrd r7, r1, [sp, #92]", // rows left, cols (28 + 64 bytes pushed)
-    "    lsls r1, r1, #2",        // row stride in bytes
-    "    adr.w r9, 2f",           // blocks start at lane 1
+    "    sub sp, #8",
+    "    ldrd r11, r12, [sp, #108]", // rows, cols (36 + 64 + 8 bytes below them)
+    "    strd r1, r11, [sp]",        // x, rows left
+    "    lsls r1, r12, #2",          // row stride in bytes
     "1:",
-    "    cmp r7, #4",
-    "    itete hs",
-    "    vldmiahs r2!, {{s8-s11}}",
-    "    vldmialo r2!, {{s8}}",
-    "    movhs r6, r1", // lane step: a row, or 0 (one row)
-    "    movlo r6, #0",
-    "    it lo",
-    "    adrlo.w r9, 6f", // one row: blocks start at lane 0
-    "    adds r4, r0, r6",
-    "    adds r5, r4, r6",
-    "    adds r6, r5, r6",
-    "    mov r12, r8",
-    "    lsrs.w lr, r1, #4", // whole blocks
-    "    beq 3f",
-    "    vldmia r12!, {{s0-s3}}",
-    "    mov pc, r9",
+    "    ldr r12, [sp, #4]",
+    "    cmp r12, #4",
+    "    bhs 2f",
+    "    vldmia r2!, {{s8}}", // one row: lane 0, every lane pointer at the row
+    "    adr.w r11, 20f",
+    "    movs r12, #0",
+    "    mov lr, r12",
+    "    b 3f",
     "2:",
-    "    vae_core_mv4_lane r4, s9, s16, s17, s18, s19",
-    "    vae_core_mv4_lane r5, s10, s20, s21, s22, s23, s9, s19",
-    "    vae_core_mv4_lane r6, s11, s16, s17, s18, s19, s10, s23",
-    "6:",
-    "    vae_core_mv4_lane r0, s8, s20, s21, s22, s23, s11, s19",
-    "    subs.w lr, lr, #1",
-    "    vadd.f32 s8, s8, s23",
-    "    beq 3f",
-    "    vldmia r12!, {{s0-s3}}",
-    "    mov pc, r9",
-    "3:",
-    "    ands lr, r1, #12", // columns after the blocks, times 4
-    "    bne 4f",
-    "5:",
-    "    cmp r7, #4",
-    "    itete hs",
-    "    vstmiahs r3!, {{s8-s11}}",
-    "    vstmialo r3!, {{s8}}",
-    "    subhs r7, #3",
-    "    movlo r6, r0", // the next row: where the last lane (or the only one) stopped
-    "    mov r0, r6",
-    "    subs r7, #1",
-    "    bne 1b",
-    "    vpop {{s16-s31}}",
-    "    pop {{r4-r9, pc}}",
-    // The column tail, out of line so that the common case (none) branches nowhere.
+    "    cmp r12, #8",
+    "    bhs 4f",
+    "    vldmia r2!, {{s8}}", // four rows: lanes 0, 5, 6, 7
+    "    vldmia r2!, {{s13-s15}}",
+    "    adr.w r11, 25f",
+    "    movs r12, #0",
+    "    mov lr, r1",
+    "    b 3f",
     "4:",
+    "    vldmia r2!, {{s8-s15}}", // eight rows
+    "    adr.w r11, 21f",
+    "    mov r12, r1",
+    "    mov lr, r1",
+    "3:",
+    "    adds r4, r0, r12",
+    "    adds r5, r4, r12",
+    "    adds r6, r5, r12",
+    "    adds r7, r6, r12",
+    "    adds r8, r7, lr",
+    "    adds r9, r8, lr",
+    "    adds r10, r9, lr",
+    "    ldr r12, [sp]",
+    "    lsrs.w lr, r1, #5", // whole blocks
+    "    beq 5f",
+    "    vldmia r12!, {{s0-s7}}",
+    "    mov pc, r11",
+    "21:",
+    "    vae_core_mv8_lane r4, s9, s16, s17, s18, s19, s20, s21, s22, s23",
+    "    vae_core_mv8_lane r5, s10, s24, s25, s26, s27, s28, s29, s30, s31, s9, s23",
+    "    vae_core_mv8_lane r6, s11, s16, s17, s18, s19, s20, s21, s22, s23, s10, s31",
+    "    vae_core_mv8_lane r7, s12, s24, s25, s26, s27, s28, s29, s30, s31, s11, s23",
+    "25:",
+    "    vae_core_mv8_lane r8, s13, s16, s17, s18, s19, s20, s21, s22, s23, s12, s31",
+    "    vae_core_mv8_lane r9, s14, s24, s25, s26, s27, s28, s29, s30, s31, s13, s23",
+    "    vae_core_mv8_lane r10, s15, s16, s17, s18, s19, s20, s21, s22, s23, s14, s31",
+    "20:",
+    "    vae_core_mv8_lane r0, s8, s24, s25, s26, s27, s28, s29, s30, s31, s15, s23",
+    "    subs.w lr, lr, #1",
+    "    vadd.f32 s8, s8, s31",
+    "    beq 5f",
+    "    vldmia r12!, {{s0-s7}}",
+    "    mov pc, r11",
+    "5:",
+    "    ands lr, r1, #28", // columns after the blocks, times 4
+    "    bne 9f",
+    "6:",
+    "    ldr r12, [sp, #4]",
+    "    cmp r12, #4",
+    "    blo 7f",
+    "    mov r0, r10", // the next row: where the last lane stopped
+    "    cmp r12, #8",
+    "    itee hs",
+    "    vstmiahs r3!, {{s8-s15}}",
+    "    vstmialo r3!, {{s8}}",
+    "    vstmialo r3!, {{s13-s15}}",
+    "    ite hs",
+    "    subhs r12, #8",
+    "    sublo r12, #4",
+    "    b 8f",
+    "7:",
+    "    vstmia r3!, {{s8}}",
+    "    subs r12, #1",
+    "8:",
+    "    str r12, [sp, #4]",
+    "    cmp r12, #0",
+    "    bne 1b",
+    "    add sp, #8",
+    "    vpop {{s16-s31}}",
+    "    pop {{r4-r11, pc}}",
+    // The column tail, out of line so that the common case (none) branches nowhere.
+    "9:",
     "    vldmia r12!, {{s0}}",
     "    vldmia r0!, {{s16}}",
     "    vldmia r4!, {{s17}}",
     "    vldmia r5!, {{s18}}",
     "    vldmia r6!, {{s19}}",
+    "    vldmia r7!, {{s20}}",
+    "    vldmia r8!, {{s21}}",
+    "    vldmia r9!, {{s22}}",
+    "    vldmia r10!, {{s23}}",
     "    vmla.f32 s8, s16, s0",
     "    vmla.f32 s9, s17, s0",
     "    vmla.f32 s10, s18, s0",
     "    vmla.f32 s11, s19, s0",
+    "    vmla.f32 s12, s20, s0",
+    "    vmla.f32 s13, s21, s0",
+    "    vmla.f32 s14, s22, s0",
+    "    vmla.f32 s15, s23, s0",
     "    subs.w lr, lr, #4",
-    "    bne 4b",
-    "    b 5b",
-    ".size vae_core_matvec4_f32, . - vae_core_matvec4_f32",
-    ".purgem vae_core_mv4_lane",
+    "    bne 9b",
+    "    b 6b",
+    ".size vae_core_matvec8_f32, . - vae_core_matvec8_f32",
+    ".purgem vae_core_mv8_lane",
 );
 
 // Weighted squares in blocks of 8: lanes[j] += sum over blocks of (x - m)^2 * p at position j.
@@ -300,7 +352,7 @@ core::arch::global_asm!(
 );
 
 extern "C" {
-    fn vae_core_matvec4_f32(
+    fn vae_core_matvec8_f32(
         w: *const f32,
         x: *const f32,
         bias: *const f32,
@@ -330,7 +382,7 @@ pub(super) fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
         // aliases none of the inputs. It is an AAPCS function that restores every
         // callee-saved register it touches (r4-r9, lr via pc, s16-s31) and leaves the stack
         // balanced; its f32 loads need 4-byte alignment, which `&[f32]` guarantees.
-        unsafe { vae_core_matvec4_f32(w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), rows, cols) }
+        unsafe { vae_core_matvec8_f32(w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), rows, cols) }
     }
 }
 
