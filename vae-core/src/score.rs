@@ -13,7 +13,6 @@
 use crate::decoder::{weighted_squares, weighted_squares_fixed};
 use crate::error::Error;
 use crate::gaussian::{kl_to_std_normal, log_q_at_noise, log_std_normal, LogSumExp};
-use crate::kernel;
 use crate::math::{self, LN_2PI};
 use crate::rng::Rng;
 
@@ -323,14 +322,20 @@ fn evaluate_sampled<N: Network + ?Sized, const C: usize>(
 
 /// `NonFinite` with the count and first index of NaN/Inf values, if any.
 pub(crate) fn non_finite(x: &[f32]) -> Option<Outcome> {
-    // Fast path: the sum of squares is finite when every value is (NaN and infinities make
-    // it NaN or infinite), one multiply-add per value in the matrix-vector kernel (a 1-row
-    // product) and no branch per value. Huge finite values can overflow it: the exact count
-    // below then finds nothing.
-    let mut probe = [0.0f32];
-    kernel::matvec(x, x, &[0.0], &mut probe);
-    let [sum_sq] = probe;
-    if sum_sq.is_finite() {
+    // Fast path: the sum is finite when every value is (a NaN or an infinity makes it NaN or
+    // infinite), one add per value in four independent lanes and no branch per value. Huge
+    // finite values can overflow it: the exact count below then finds nothing. (A plain sum
+    // rather than a one-row product, so that a model of compact weights links no f32
+    // matrix kernel.)
+    let (blocks, tail) = x.as_chunks::<4>();
+    let mut lanes = [0.0f32; 4];
+    for block in blocks {
+        for (lane, v) in lanes.iter_mut().zip(block) {
+            *lane += v;
+        }
+    }
+    let sum = lanes.iter().chain(tail).fold(0.0f32, |a, v| a + v);
+    if sum.is_finite() {
         return None;
     }
     let mut count = 0usize;
