@@ -6,9 +6,10 @@
 //! * `f16`: IEEE-754 binary16, rounded to nearest even from the trained `f32`; the
 //!   conversion back is exact ([`f16_to_f32`]).
 //! * `int8`: row `o` holds `q[o][i]` in -127..=127 and a scale `s[o] = max |w[o][i]| / 127`;
-//!   the weight is the `f32` product `s[o] * q[o][i]` ([`dequantize_i8`]), so the host,
-//!   which holds the dequantised `f32` weights, computes exactly the products the device
-//!   does.
+//!   the weight is the `f32` product `s[o] * q[o][i]` ([`dequantize_i8`]), which the host
+//!   holds. The kernels apply the scale once per row, `b + s * sum(q x)`, one multiply per
+//!   row instead of one per weight: the same value as the host's sum of the dequantised
+//!   weights' products up to rounding.
 //!
 //! The encoding of a layer is a type parameter of [`Dense`](crate::Dense) ([`F32`], [`F16`],
 //! [`Int8`]): a firmware links only the code of the encodings its model uses.
@@ -98,6 +99,8 @@ pub trait Store: Copy + core::fmt::Debug + 'static {
     type Elem: Copy + core::fmt::Debug + bytemuck::Pod;
     /// The `f32` weight of `e` in a row scaled by `scale` (ignored by unscaled encodings).
     fn weight(e: Self::Elem, scale: f32) -> f32;
+    /// Whether a row's scale multiplies its sum (`b + s * sum(q x)`) rather than each weight.
+    const SCALED: bool = false;
 }
 
 /// `f32` weights.
@@ -130,6 +133,7 @@ impl Store for F16 {
 
 impl Store for Int8 {
     const ENCODING: Encoding = Encoding::Int8;
+    const SCALED: bool = true;
     type Elem = i8;
     #[inline(always)]
     fn weight(e: i8, scale: f32) -> f32 {
@@ -245,8 +249,9 @@ pub fn quantize_with(row: &[f32], scale: f32, q: &mut [i8]) -> Result<(), Error>
     Ok(())
 }
 
-/// `y = W x + b` for weights stored as `S` (row `o` of `w` scaled by `scale[o]`; `scale` may
-/// be empty for unscaled encodings). Sums in the order of the portable `f32` kernel. The
+/// `y = W x + b` for weights stored as `S` (row `o` of `w` scaled by `scale[o]`, applied to
+/// the row's sum: `b + s * sum(q x)`; `scale` may be empty for unscaled encodings). Sums in
+/// the order of the portable `f32` kernel. The
 /// f16 and int8 products are the functions [`matvec_f16`] and [`matvec_i8`], compiled
 /// (and optimised) in this crate rather than in each caller.
 #[inline(always)]
@@ -293,8 +298,8 @@ pub fn matvec_f16_portable(w: &[u16], x: &[f32], b: &[f32], y: &mut [f32]) {
     matvec_by::<F16>(w, &[], x, b, y);
 }
 
-/// [`matvec_i8`] in portable Rust, in the order of the portable `f32` kernel (the reference
-/// for the assembly kernel).
+/// [`matvec_i8`] in portable Rust, in the order of the portable `f32` kernel, each row
+/// `b + s * sum(q x)` (the reference for the assembly kernel).
 pub fn matvec_i8_portable(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     matvec_by::<Int8>(w, scale, x, b, y);
 }
@@ -303,22 +308,21 @@ pub fn matvec_i8_portable(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut
 fn matvec_by<S: Store>(w: &[S::Elem], scale: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = x.len();
     for (o, (out, &bias)) in y.iter_mut().zip(b).enumerate() {
-        let s = scale.get(o).copied().unwrap_or(0.0);
         let row = w.get(o * cols..(o + 1) * cols).unwrap_or(&[]);
         let (rc, rt) = row.as_chunks::<8>();
         let (xc, xt) = x.as_chunks::<8>();
         let mut acc = [0.0f32; 8];
         for (cr, cx) in rc.iter().zip(xc) {
             for k in 0..8 {
-                acc[k] += S::weight(cr[k], s) * cx[k];
+                acc[k] += S::weight(cr[k], 1.0) * cx[k];
             }
         }
         let mut tail = 0.0;
         for (&p, q) in rt.iter().zip(xt) {
-            tail += S::weight(p, s) * q;
+            tail += S::weight(p, 1.0) * q;
         }
-        *out =
-            bias + (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail);
+        let sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+        *out = if S::SCALED { bias + scale.get(o).copied().unwrap_or(0.0) * sum } else { bias + sum };
     }
 }
 
@@ -385,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn the_encoded_product_equals_the_f32_product_of_the_dequantised_weights() {
+    fn the_encoded_product_is_the_f32_product_of_the_dequantised_weights() {
         let (rows, cols) = (3, 19);
         let w: [f32; 57] = core::array::from_fn(|i| ((i * 37 % 23) as f32 - 11.0) * 0.07);
         let x: [f32; 19] = core::array::from_fn(|i| (i as f32 * 0.3).sin());
@@ -426,7 +430,15 @@ mod tests {
         ] {
             let mut want = [0.0; 3];
             crate::kernel::matvec_portable(&plain, &x, &b, &mut want);
-            assert_eq!(encoded, want);
+            if plain == qw {
+                // int8 applies the scale to the row's sum: equal up to rounding.
+                for r in 0..rows {
+                    let mag: f32 = (0..cols).map(|c| (plain[r * cols + c] * x[c]).abs()).sum::<f32>() + b[r].abs();
+                    assert!((encoded[r] - want[r]).abs() <= 4.0 * cols as f32 * f32::EPSILON * mag, "row {r}");
+                }
+            } else {
+                assert_eq!(encoded, want);
+            }
         }
     }
 }

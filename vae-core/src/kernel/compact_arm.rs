@@ -14,12 +14,13 @@
 //!   on whole matrices of even width from an aligned address, and otherwise row by row on the
 //!   aligned even part of each row, adding the one or two other products itself.
 //! * int8: two rows per pass (not four: the code would double); per lane and block eight
-//!   `LDRSB` (any alignment), eight `VMOV` to the FPU, `VCVT.F32.S32`, `VMUL` by the row scale
-//!   (the weight is the `f32` product `s * q`, as [`super::dequantize_i8`] computes it), `VMUL`
-//!   by `x` and `VADD`: about 7 cycles per multiply-accumulate.
+//!   `LDRSB` (any alignment), eight `VMOV` to the FPU, `VCVT.F32.S32`, `VMUL` by `x` and
+//!   `VADD`: about 6 cycles per multiply-accumulate; the row's scale multiplies its sum once,
+//!   `b + s * sum(q x)`, as [`super::matvec_i8_portable`] computes it.
 //!
 //! The weights themselves are exact (the host's); each row sums its products in another order
-//! than the portable loop's eight lanes, so results differ from the host's in the last bits.
+//! than the portable loop's eight lanes, so results differ from the portable loop's in the
+//! last bits.
 //! Register use follows the AAPCS (r4-r11 and s16-s31 saved and restored).
 #![allow(unsafe_code)]
 
@@ -163,7 +164,8 @@ core::arch::global_asm!(
     ".purgem vae_core_mvh8_pair",
     // int8: r0 = w (any alignment), r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
     // [sp + 4] = cols, [sp + 8] = scales (one per row). Two rows per pass (four would double the
-    // code for about 0.4 cycle per MAC): lanes r0, r4, accumulators s8-s9, scales s12-s13; a last
+    // code for about 0.4 cycle per MAC): lanes r0, r4, sums of q x in s8-s9 (from 0), biases
+    // s10-s11, scales s12-s13, each row's result bias + s * sum; a last
     // odd row runs in both lanes (step 0) and only lane 0 is stored. The pass's pointers and counts live in a frame on the stack so
     // that r1-r3 and r7-r11 are free for the bytes of a block. Frame: [sp] x, [sp + 4] bias,
     // [sp + 8] out, [sp + 12] rows left, [sp + 16] cols, [sp + 20] scales.
@@ -187,9 +189,8 @@ core::arch::global_asm!(
     "    vmov \\d6, r10",
     "    vmov \\d7, r11",
     ".endm",
-    // Two lanes of one block: weights through \wa and \wb, scales \ka and \kb, sums into \sa
-    // and \sb.
-    ".macro vae_core_mvb8_pair wa, wb, ka, kb, sa, sb",
+    // Two lanes of one block: weights through \wa and \wb, sums of q x into \sa and \sb.
+    ".macro vae_core_mvb8_pair wa, wb, sa, sb",
     "    vae_core_i8x8 \\wa, s16, s17, s18, s19, s20, s21, s22, s23",
     "    vae_core_i8x8 \\wb, s24, s25, s26, s27, s28, s29, s30, s31",
     "    vcvt.f32.s32 s16, s16",
@@ -208,22 +209,6 @@ core::arch::global_asm!(
     "    vcvt.f32.s32 s29, s29",
     "    vcvt.f32.s32 s30, s30",
     "    vcvt.f32.s32 s31, s31",
-    "    vmul.f32 s16, \\ka, s16",
-    "    vmul.f32 s17, \\ka, s17",
-    "    vmul.f32 s18, \\ka, s18",
-    "    vmul.f32 s19, \\ka, s19",
-    "    vmul.f32 s20, \\ka, s20",
-    "    vmul.f32 s21, \\ka, s21",
-    "    vmul.f32 s22, \\ka, s22",
-    "    vmul.f32 s23, \\ka, s23",
-    "    vmul.f32 s24, \\kb, s24",
-    "    vmul.f32 s25, \\kb, s25",
-    "    vmul.f32 s26, \\kb, s26",
-    "    vmul.f32 s27, \\kb, s27",
-    "    vmul.f32 s28, \\kb, s28",
-    "    vmul.f32 s29, \\kb, s29",
-    "    vmul.f32 s30, \\kb, s30",
-    "    vmul.f32 s31, \\kb, s31",
     "    vae_core_mv8_muladd \\sa, \\sb",
     ".endm",
     ".section .text.vae_core_matvec2_i8,\"ax\",%progbits",
@@ -243,8 +228,8 @@ core::arch::global_asm!(
     "    ldmia sp, {{r1, r2, r3, r7, r8, r9}}", // x, bias, out, rows left, cols, scales
     "    cmp r7, #2",
     "    ite hs",
-    "    vldmiahs r2!, {{s8-s9}}",
-    "    vldmialo r2!, {{s8}}",
+    "    vldmiahs r2!, {{s10-s11}}",
+    "    vldmialo r2!, {{s10}}",
     "    ite hs",
     "    vldmiahs r9!, {{s12-s13}}",
     "    vldmialo r9!, {{s12}}",
@@ -255,11 +240,13 @@ core::arch::global_asm!(
     "    movlo r4, #0",
     "    adds r4, r0, r4",
     "    mov r12, r1",
+    "    movs r1, #0", // the sums of q x start at 0
+    "    vmov s8, s9, r1, r1",
     "    lsrs.w lr, r8, #3", // whole blocks of 8
     "    beq 3f",
     "2:",
     "    vldmia r12!, {{s0-s7}}",
-    "    vae_core_mvb8_pair r0, r4, s12, s13, s8, s9",
+    "    vae_core_mvb8_pair r0, r4, s8, s9",
     "    subs.w lr, lr, #1",
     "    bne 2b",
     "3:",
@@ -274,18 +261,18 @@ core::arch::global_asm!(
     "    vmov s17, r2",
     "    vcvt.f32.s32 s16, s16",
     "    vcvt.f32.s32 s17, s17",
-    "    vmul.f32 s16, s12, s16",
-    "    vmul.f32 s17, s13, s17",
     "    vmla.f32 s8, s16, s0",
     "    vmla.f32 s9, s17, s0",
     "    subs.w lr, lr, #1",
     "    bne 4b",
     "5:",
     "    ldrd r3, r7, [sp, #8]", // out, rows left
+    "    vmla.f32 s10, s12, s8", // bias + s * sum: one product by the scale per row
+    "    vmla.f32 s11, s13, s9",
     "    cmp r7, #2",
     "    ite hs",
-    "    vstmiahs r3!, {{s8-s9}}",
-    "    vstmialo r3!, {{s8}}",
+    "    vstmiahs r3!, {{s10-s11}}",
+    "    vstmialo r3!, {{s10}}",
     "    it hs",
     "    subhs r7, #1",
     "    mov r0, r4", // the next row: where the last lane stopped
