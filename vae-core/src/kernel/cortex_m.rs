@@ -11,17 +11,17 @@
 //! budget): each one is a single routine with as little unrolled code as its cycle gain pays
 //! for.
 //!
-//! * Matrix-vector product: one routine for every shape. Four output rows per pass share
-//!   each 4-element block of `x`. Per block one `VLDM` of `x` (5 cycles), four weight `VLDM`s
-//!   (20), 16 `VMUL`s into the weight registers and 16 `VADD`s, each two instructions after
-//!   the product it adds (32), and the loop's `SUBS`, exit test and branch (5): 62 cycles
-//!   for 16 multiply-accumulates, 3.9 per MAC (blocks of 8 columns took 3.6 per MAC but 128
-//!   more bytes; the former two-row `VFMA` loop took 4.9). Rows left over (fewer than 4) go
-//!   one per pass through lane 0's code only: 24 cycles per block (6 per MAC; a one-row
-//!   product is the scorer's finiteness probe). Columns after the last whole block go one at
-//!   a time with `VMLA`. Each row sums its products in a different order than the portable
-//!   loop's eight lanes, so results differ from the host's in the last bits (within the
-//!   parity tests' bounds).
+//! * Matrix-vector product: one routine for every shape. Eight output rows per pass share
+//!   each 8-element block of `x`. Per block one `VLDM` of `x` (9 cycles), eight weight
+//!   `VLDM`s (72), 64 `VMUL`s into the weight registers and 64 `VADD`s, each two
+//!   instructions after the product it adds (128), and the loop's `SUBS`, exit test and
+//!   computed branch (6): 215 cycles for 64 multiply-accumulates, 3.4 per MAC (four rows and
+//!   blocks of 4 columns took 3.9, four rows and blocks of 8 3.6, the former two-row `VFMA`
+//!   loop 4.9). Four to seven rows left over go in one pass of four lanes, fewer one per
+//!   pass through lane 0's code only (5.3 per MAC). Columns after the last whole block go
+//!   one at a time with `VMLA`. Each row sums its products in a different order than the
+//!   portable loop's eight lanes, so results differ from the host's in the last bits (within
+//!   the parity tests' bounds).
 //! * tanh/sigmoid: the same operations in the same order as the portable loop (so the same
 //!   bits), one value per pass, software-pipelined (the end of one value's Horner chain
 //!   interleaved with the load and clamp of the next) so nothing waits; about 60 cycles per
@@ -29,7 +29,7 @@
 //!   step of its Horner chains) and 53 for a two-value loop 128 bytes longer.
 //!
 //! Register use follows the AAPCS: the callee-saved registers each routine touches (s16-s31,
-//! r4-r9) are saved and restored.
+//! r4-r11) are saved and restored.
 #![allow(unsafe_code)]
 
 // y = W x + b for any shape: r0 = w, r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
@@ -375,13 +375,14 @@ pub(super) fn matvec(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     }
     if rows > 0 {
         // SAFETY: the routine reads rows*cols floats from `w`, cols from `x` and rows from
-        // `b`, and writes rows floats to `y` (its passes with fewer than four rows left load
-        // and store one row's bias and result, and read that row's weights through all four
-        // lanes); `rows` is clamped above so that each of those ranges lies inside its slice.
-        // It needs rows >= 1, checked here (cols may be 0). `y` is a unique borrow, so it
-        // aliases none of the inputs. It is an AAPCS function that restores every
-        // callee-saved register it touches (r4-r9, lr via pc, s16-s31) and leaves the stack
-        // balanced; its f32 loads need 4-byte alignment, which `&[f32]` guarantees.
+        // `b`, and writes rows floats to `y` (a pass with 4 to 7 rows left loads, reads and
+        // stores four rows, one with fewer one row, and the lanes a pass does not use read
+        // that pass's first row); `rows` is clamped above so that each of those ranges lies
+        // inside its slice. It needs rows >= 1, checked here (cols may be 0). `y` is a unique
+        // borrow, so it aliases none of the inputs. It is an AAPCS function that restores
+        // every callee-saved register it touches (r4-r11, lr via pc, s16-s31) and leaves the
+        // stack balanced (its 8-byte frame included); its f32 loads need 4-byte alignment,
+        // which `&[f32]` guarantees.
         unsafe { vae_core_matvec8_f32(w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr(), rows, cols) }
     }
 }
