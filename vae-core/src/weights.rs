@@ -433,8 +433,12 @@ mod tests {
             if plain == qw {
                 // int8 applies the scale to the row's sum: equal up to rounding.
                 for r in 0..rows {
-                    let mag: f32 = (0..cols).map(|c| (plain[r * cols + c] * x[c]).abs()).sum::<f32>() + b[r].abs();
-                    assert!((encoded[r] - want[r]).abs() <= 4.0 * cols as f32 * f32::EPSILON * mag, "row {r}");
+                    let mag: f32 =
+                        (0..cols).map(|c| (plain[r * cols + c] * x[c]).abs()).sum::<f32>() + b[r].abs();
+                    assert!(
+                        (encoded[r] - want[r]).abs() <= 4.0 * cols as f32 * f32::EPSILON * mag,
+                        "row {r}"
+                    );
                 }
             } else {
                 assert_eq!(encoded, want);

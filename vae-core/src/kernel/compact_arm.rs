@@ -1,8 +1,9 @@
 //! Assembly matrix-vector kernels for f16 and int8 weights on Cortex-M4F / M7
 //! (`thumbv7em-none-eabihf`, feature `arm-vfma`), used by [`super::matvec_f16`] and
-//! [`super::matvec_i8`]. Same layout as the f32 kernel (`kernel/cortex_m.rs`): four output rows
-//! (f16; two for int8) per pass share each block of 8 values of `x` (in s0-s7); a pass with
-//! fewer rows left gives every lane the same row and stores lane 0 only. Each product is `VMUL` +
+//! [`super::matvec_i8`]. Laid out like the f32 kernel (`kernel/cortex_m.rs`), with four output
+//! rows per pass instead of eight (their weights take more registers and instructions): the
+//! rows share each block of 8 values of `x` (in s0-s7); a pass with fewer than four rows left
+//! gives every lane the same row and stores lane 0 only. Each product is `VMUL` +
 //! `VADD` into accumulators that alternate between two rows, so no instruction reads the
 //! result of the one before (Cortex-M4 cycle table: VMUL, VADD, VCVT 1 cycle, +1 when the next
 //! instruction reads the result; VLDM 1 + N).
@@ -13,7 +14,7 @@
 //!   rows must start on a word (`VLDM` needs 4-byte alignment): the wrapper calls the kernel
 //!   on whole matrices of even width from an aligned address, and otherwise row by row on the
 //!   aligned even part of each row, adding the one or two other products itself.
-//! * int8: two rows per pass (not four: the code would double); per lane and block eight
+//! * int8: four rows per pass, as f16; per lane and block eight
 //!   `LDRSB` (any alignment), eight `VMOV` to the FPU, `VCVT.F32.S32`, `VMUL` by `x` and
 //!   `VADD`: about 6 cycles per multiply-accumulate; the row's scale multiplies its sum once,
 //!   `b + s * sum(q x)`, as [`super::matvec_i8_portable`] computes it.
@@ -163,12 +164,13 @@ core::arch::global_asm!(
     ".size vae_core_matvec4_f16, . - vae_core_matvec4_f16",
     ".purgem vae_core_mvh8_pair",
     // int8: r0 = w (any alignment), r1 = x, r2 = bias, r3 = out, [sp] = rows (at least 1),
-    // [sp + 4] = cols, [sp + 8] = scales (one per row). Two rows per pass (four would double the
-    // code for about 0.4 cycle per MAC): lanes r0, r4, sums of q x in s8-s9 (from 0), biases
-    // s10-s11, scales s12-s13, each row's result bias + s * sum; a last
-    // odd row runs in both lanes (step 0) and only lane 0 is stored. The pass's pointers and counts live in a frame on the stack so
-    // that r1-r3 and r7-r11 are free for the bytes of a block. Frame: [sp] x, [sp + 4] bias,
-    // [sp + 8] out, [sp + 12] rows left, [sp + 16] cols, [sp + 20] scales.
+    // [sp + 4] = cols, [sp + 8] = scales (one per row). Four rows per pass: lanes r0, r4, r5,
+    // r6, sums of q x in s8-s11 (from 0), scales s12-s15; after the blocks the biases are
+    // loaded into s16-s19 and each row's result is bias + s * sum. Fewer than four rows left:
+    // one row per pass in all four lanes (step 0), only lane 0 stored. The pass's pointers
+    // and counts live in a frame on the stack so that r1-r3 and r7-r11 are free for the bytes
+    // of a block. Frame: [sp] x, [sp + 4] bias, [sp + 8] out, [sp + 12] rows left, [sp + 16]
+    // cols, [sp + 20] scales.
     // Eight weights of one lane through \w into \d0-\d7 as f32 integers.
     ".macro vae_core_i8x8 w, d0, d1, d2, d3, d4, d5, d6, d7",
     "    ldrsb r1, [\\w, #0]",
@@ -211,12 +213,12 @@ core::arch::global_asm!(
     "    vcvt.f32.s32 s31, s31",
     "    vae_core_mv8_muladd \\sa, \\sb",
     ".endm",
-    ".section .text.vae_core_matvec2_i8,\"ax\",%progbits",
-    ".global vae_core_matvec2_i8",
-    ".type vae_core_matvec2_i8,%function",
+    ".section .text.vae_core_matvec4_i8,\"ax\",%progbits",
+    ".global vae_core_matvec4_i8",
+    ".type vae_core_matvec4_i8,%function",
     ".p2align 2",
     ".thumb_func",
-    "vae_core_matvec2_i8:",
+    "vae_core_matvec4_i8:",
     "    push {{r4-r11, lr}}",
     "    vpush {{s16-s31}}",
     "    sub sp, #28",
@@ -226,27 +228,27 @@ core::arch::global_asm!(
     "    stmia sp, {{r1-r6}}",
     "1:",
     "    ldmia sp, {{r1, r2, r3, r7, r8, r9}}", // x, bias, out, rows left, cols, scales
-    "    cmp r7, #2",
+    "    cmp r7, #4",
     "    ite hs",
-    "    vldmiahs r2!, {{s10-s11}}",
-    "    vldmialo r2!, {{s10}}",
-    "    ite hs",
-    "    vldmiahs r9!, {{s12-s13}}",
+    "    vldmiahs r9!, {{s12-s15}}",
     "    vldmialo r9!, {{s12}}",
-    "    str r2, [sp, #4]",
     "    str r9, [sp, #20]",
     "    ite hs",
-    "    movhs r4, r8", // lane step: a row, or 0 (one row in both lanes)
-    "    movlo r4, #0",
-    "    adds r4, r0, r4",
+    "    movhs r6, r8", // lane step: a row, or 0 (one row in all four lanes)
+    "    movlo r6, #0",
+    "    adds r4, r0, r6",
+    "    adds r5, r4, r6",
+    "    adds r6, r5, r6",
     "    mov r12, r1",
     "    movs r1, #0", // the sums of q x start at 0
     "    vmov s8, s9, r1, r1",
+    "    vmov s10, s11, r1, r1",
     "    lsrs.w lr, r8, #3", // whole blocks of 8
     "    beq 3f",
     "2:",
     "    vldmia r12!, {{s0-s7}}",
     "    vae_core_mvb8_pair r0, r4, s8, s9",
+    "    vae_core_mvb8_pair r5, r6, s10, s11",
     "    subs.w lr, lr, #1",
     "    bne 2b",
     "3:",
@@ -257,32 +259,47 @@ core::arch::global_asm!(
     "    vldmia r12!, {{s0}}",
     "    ldrsb r1, [r0], #1",
     "    ldrsb r2, [r4], #1",
+    "    ldrsb r3, [r5], #1",
+    "    ldrsb r7, [r6], #1",
     "    vmov s16, r1",
     "    vmov s17, r2",
+    "    vmov s18, r3",
+    "    vmov s19, r7",
     "    vcvt.f32.s32 s16, s16",
     "    vcvt.f32.s32 s17, s17",
+    "    vcvt.f32.s32 s18, s18",
+    "    vcvt.f32.s32 s19, s19",
     "    vmla.f32 s8, s16, s0",
     "    vmla.f32 s9, s17, s0",
+    "    vmla.f32 s10, s18, s0",
+    "    vmla.f32 s11, s19, s0",
     "    subs.w lr, lr, #1",
     "    bne 4b",
     "5:",
+    "    ldr r2, [sp, #4]",      // bias
     "    ldrd r3, r7, [sp, #8]", // out, rows left
-    "    vmla.f32 s10, s12, s8", // bias + s * sum: one product by the scale per row
-    "    vmla.f32 s11, s13, s9",
-    "    cmp r7, #2",
+    "    cmp r7, #4",
     "    ite hs",
-    "    vstmiahs r3!, {{s10-s11}}",
-    "    vstmialo r3!, {{s10}}",
+    "    vldmiahs r2!, {{s16-s19}}",
+    "    vldmialo r2!, {{s16}}",
+    "    str r2, [sp, #4]",
+    "    vmla.f32 s16, s12, s8", // bias + s * sum: one product by the scale per row
+    "    vmla.f32 s17, s13, s9",
+    "    vmla.f32 s18, s14, s10",
+    "    vmla.f32 s19, s15, s11",
+    "    ite hs",
+    "    vstmiahs r3!, {{s16-s19}}",
+    "    vstmialo r3!, {{s16}}",
     "    it hs",
-    "    subhs r7, #1",
-    "    mov r0, r4", // the next row: where the last lane stopped
+    "    subhs r7, #3",
+    "    mov r0, r6", // the next row: where the last lane stopped
     "    subs r7, #1",
     "    strd r3, r7, [sp, #8]",
     "    bne 1b",
     "    add sp, #28",
     "    vpop {{s16-s31}}",
     "    pop {{r4-r11, pc}}",
-    ".size vae_core_matvec2_i8, . - vae_core_matvec2_i8",
+    ".size vae_core_matvec4_i8, . - vae_core_matvec4_i8",
     ".purgem vae_core_mvb8_pair",
     ".purgem vae_core_i8x8",
     ".purgem vae_core_mv8_muladd",
@@ -297,7 +314,7 @@ extern "C" {
         rows: usize,
         cols: usize,
     );
-    fn vae_core_matvec2_i8(
+    fn vae_core_matvec4_i8(
         w: *const i8,
         x: *const f32,
         bias: *const f32,
@@ -369,15 +386,15 @@ pub(super) fn matvec_i8(w: &[i8], scale: &[f32], x: &[f32], b: &[f32], y: &mut [
     if rows > 0 {
         // SAFETY: the routine reads rows*cols bytes from `w` (byte loads, any alignment),
         // cols floats from `x`, rows from `b` and from `scale`, and writes rows floats to `y`
-        // (a last odd row loads one bias and scale, stores one result, and reads that row's
-        // weights through both lanes); `rows` is clamped so that each
+        // (a pass with fewer than four rows left loads one bias and scale, stores one result,
+        // and reads that row's weights through all four lanes); `rows` is clamped so that each
         // range lies inside its slice, and is at least 1 (cols may be 0). `y` is a unique
         // borrow, so it aliases none of the inputs. It is an AAPCS function that restores
         // every callee-saved register it touches (r4-r11, lr via pc, s16-s31) and leaves the
         // stack balanced (its 28-byte frame included); its f32 loads need 4-byte alignment,
         // which `&[f32]` guarantees.
         unsafe {
-            vae_core_matvec2_i8(
+            vae_core_matvec4_i8(
                 w.as_ptr(),
                 x.as_ptr(),
                 b.as_ptr(),
