@@ -320,13 +320,11 @@ fn evaluate_sampled<N: Network + ?Sized, const C: usize>(
     finish(net, recon, bound, kl, w.channel_sq, channel_nll)
 }
 
-/// `NonFinite` with the count and first index of NaN/Inf values, if any.
-pub(crate) fn non_finite(x: &[f32]) -> Option<Outcome> {
-    // Fast path: the sum is finite when every value is (a NaN or an infinity makes it NaN or
-    // infinite), one add per value in four independent lanes and no branch per value. Huge
-    // finite values can overflow it: the exact count below then finds nothing. (A plain sum
-    // rather than a one-row product, so that a model of compact weights links no f32
-    // matrix kernel.)
+/// Whether the sum of `x` is finite, a check without a branch per value: it is when every
+/// value is (a NaN or an infinity makes it NaN or infinite), one add per value in four
+/// independent lanes. Huge finite values can overflow it: where it is not finite, an exact
+/// check decides.
+pub(crate) fn sum_is_finite(x: &[f32]) -> bool {
     let (blocks, tail) = x.as_chunks::<4>();
     let mut lanes = [0.0f32; 4];
     for block in blocks {
@@ -334,8 +332,14 @@ pub(crate) fn non_finite(x: &[f32]) -> Option<Outcome> {
             *lane += v;
         }
     }
-    let sum = lanes.iter().chain(tail).fold(0.0f32, |a, v| a + v);
-    if sum.is_finite() {
+    lanes.iter().chain(tail).fold(0.0f32, |a, v| a + v).is_finite()
+}
+
+/// `NonFinite` with the count and first index of NaN/Inf values, if any.
+pub(crate) fn non_finite(x: &[f32]) -> Option<Outcome> {
+    // A plain sum rather than a one-row product, so that a model of compact weights links
+    // no f32 matrix kernel.
+    if sum_is_finite(x) {
         return None;
     }
     let mut count = 0usize;

@@ -304,14 +304,14 @@ impl Transform {
                             return Err(Error::Length { what: "transform scratch", expected: w, found: 0 })
                         }
                     };
-                    for (b, v) in buf.iter_mut().zip(window.iter().skip(ch).step_by(c)) {
+                    for (b, v) in buf.iter_mut().zip(window.chunks_exact(c).filter_map(|row| row.get(ch))) {
                         *b = *v;
                     }
                     rfft_power(buf)?;
                     // buf now holds |F_k|^2 at index k, k = 1..=W/2.
-                    for (k, o) in bins.iter_mut().skip(ch).step_by(c).enumerate() {
-                        let p = buf.get(k + 1).copied().unwrap_or(0.0);
-                        *o = 0.5 * libm::logf(p * inv_w2 + SPECTRUM_FLOOR);
+                    let outs = bins.chunks_exact_mut(c).filter_map(|row| row.get_mut(ch));
+                    for (o, &p) in outs.zip(buf.get(1..).unwrap_or(&[])) {
+                        *o = 0.5 * crate::math::ln_fast(p * inv_w2 + SPECTRUM_FLOOR);
                     }
                     if let Some(l) = level.get_mut(ch) {
                         let m = mean(window, c, ch, 0, w);
@@ -320,7 +320,7 @@ impl Transform {
                 }
             }
         }
-        if out.iter().any(|v| !v.is_finite()) {
+        if !crate::score::sum_is_finite(out) && out.iter().any(|v| !v.is_finite()) {
             return Ok(Some(Outcome::Overflow));
         }
         Ok(None)
@@ -357,7 +357,7 @@ fn mean(window: &[f32], c: usize, ch: usize, from: usize, to: usize) -> f32 {
         return 0.0;
     }
     let mut s = 0.0f32;
-    for v in window.iter().skip(from * c + ch).step_by(c).take(n) {
+    for v in window.chunks_exact(c).skip(from).take(n).filter_map(|row| row.get(ch)) {
         s += v;
     }
     s / n as f32
