@@ -26,7 +26,8 @@
 //! its samples (for noise around a steady level the ratio is about `1/sqrt(W)`).
 //!
 //! The spectrum is that of the window as it is (no taper), computed with `microfft`; its
-//! feature is `1/2 ln(|F_k|^2 / W^2 + SPECTRUM_FLOOR)`, finite even for a constant channel.
+//! feature is `1/2 ln(|F_k|^2 / W^2 + SPECTRUM_FLOOR)` ([`crate::math::ln_fast`]), finite even
+//! for a constant channel.
 //! `W` must then be a power of two from 4 to [`MAX_SPECTRUM_WINDOW`].
 //!
 //! ## Smoothing
