@@ -218,7 +218,9 @@ mod tests {
         for b in 0x3f70_0000u32..0x3f90_0000 {
             check(f32::from_bits(b));
         }
-        std::println!("ln_fast: worst absolute error {worst_abs:e} below |ln x| = 0.5, worst {worst_ulp_far} ulp above");
+        std::println!(
+            "ln_fast: worst absolute error {worst_abs:e} below |ln x| = 0.5, worst {worst_ulp_far} ulp above"
+        );
         assert!(worst_abs <= 1e-7, "{worst_abs:e}");
         assert!(worst_ulp_far <= 2, "{worst_ulp_far}");
         // Outside the normal positive range: libm's answers.
