@@ -475,6 +475,20 @@ mod tests {
     use std::vec::Vec;
 
     #[test]
+    fn huge_finite_values_are_not_taken_for_overflow() {
+        // The finite checks sum the values first: these sums overflow, and the exact check
+        // behind them must still find every value finite (no `NonFinite`, no `Overflow`).
+        let x = [3.0e38f32, 3.0e38, -3.0e38, 3.0e38];
+        assert_eq!(apply(Transform::Raw, &x, 1), (x.to_vec(), None));
+        // A difference that overflows is an overflow.
+        let (_, r) = apply(Transform::new(Features::Diff), &x, 1);
+        assert_eq!(r, Some(Outcome::Overflow));
+        // A NaN or an infinity is reported as such, with its position.
+        let (_, r) = apply(Transform::Raw, &[1.0, f32::NAN, 2.0, f32::INFINITY], 1);
+        assert_eq!(r, Some(Outcome::NonFinite { count: 2, first: 1 }));
+    }
+
+    #[test]
     fn raw_diff_demean_stats_by_hand() {
         // W = 4, C = 2: channel 0 = 1, 2, 3, 6; channel 1 = 0, 0, 4, 4.
         let x = [1.0, 0.0, 2.0, 0.0, 3.0, 4.0, 6.0, 4.0];
