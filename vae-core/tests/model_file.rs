@@ -299,23 +299,7 @@ fn writer_refuses_what_the_reader_would_refuse() {
     let w1: &'static [f32] = Box::leak(vec![0.1f32; 4].into_boxed_slice());
     let b2: &'static [f32] = Box::leak(vec![0.0f32; 2].into_boxed_slice());
     let nan: &'static [f32] = Box::leak(vec![f32::NAN; 2].into_boxed_slice());
-    let layer = d(w1, b2, 2);
-    let desc = ModelDesc {
-        weights: vae_core::weights::Encoding::F32,
-        name: "x",
-        seed: 0,
-        window: 1,
-        hop: 1,
-        channel_names: &["a", "b"],
-        norm_mean: &[0.0, 0.0],
-        norm_std: &[1.0, 1.0],
-        score: ScoreConfig::DETERMINISTIC,
-        transform: Transform::Raw,
-        thresholds: &[],
-        alarm: vae_core::AlarmRule::STATIC,
-        layers: DynLayers { encoder: &[layer], mu: layer, log_var: layer, decoder: &[layer], mean: layer },
-        log_var: b2,
-    };
+    let desc = tiny_desc(d(w1, b2, 2), b2, &[], vae_core::AlarmRule::STATIC);
     let mut out = vec![0u8; model_file::encoded_len(&desc)];
     assert!(model_file::write(&desc, &mut out).is_ok());
     assert!(matches!(model_file::write(&desc, &mut out[..10]), Err(Error::Length { .. })));
@@ -328,18 +312,15 @@ fn writer_refuses_what_the_reader_would_refuse() {
     assert!(matches!(model_file::write(&bad, &mut out), Err(Error::InvalidStd { channel: 1, .. })));
 }
 
-/// Each alarm rule is written in the oldest version that holds it and read back as written:
-/// a spread floor needs version 4 (16 bytes of rule), without one f32 files stay version 2
-/// (12 bytes), which readers before the floor read.
-#[test]
-fn the_alarm_rule_round_trips_in_the_oldest_version_that_holds_it() {
-    let w1: &'static [f32] = Box::leak(vec![0.5f32; 4].into_boxed_slice());
-    let b2: &'static [f32] = Box::leak(vec![0.0f32; 2].into_boxed_slice());
-    let layer = DenseRef::new(w1, b2, 2, Activation::Identity).unwrap();
-    let cal: &'static [Calibration] = Box::leak(Box::new([Calibration { quantile: 0.995, threshold: 3.0 }]));
-    let encoder: &'static [DenseRef<'static>] = Box::leak(Box::new([layer]));
-    let rule = vae_core::AlarmRule { learn: 32, relearn_after: 4, margin: 5.15, guard: 40.0, floor: 0.0 };
-    let desc = |alarm| ModelDesc {
+/// A two-channel model whose every layer is `layer` (2 x 2), for the writer's tests.
+fn tiny_desc(
+    layer: DenseRef<'static>,
+    log_var: &'static [f32],
+    thresholds: &'static [Calibration],
+    alarm: vae_core::AlarmRule,
+) -> ModelDesc<'static, 'static> {
+    let stack: &'static [DenseRef<'static>] = Box::leak(Box::new([layer]));
+    ModelDesc {
         weights: vae_core::weights::Encoding::F32,
         name: "x",
         seed: 0,
@@ -350,11 +331,24 @@ fn the_alarm_rule_round_trips_in_the_oldest_version_that_holds_it() {
         norm_std: &[1.0, 1.0],
         score: ScoreConfig::DETERMINISTIC,
         transform: Transform::Raw,
-        thresholds: cal,
+        thresholds,
         alarm,
-        layers: DynLayers { encoder, mu: layer, log_var: layer, decoder: encoder, mean: layer },
-        log_var: b2,
-    };
+        layers: DynLayers { encoder: stack, mu: layer, log_var: layer, decoder: stack, mean: layer },
+        log_var,
+    }
+}
+
+/// Each alarm rule is written in the oldest version that holds it and read back as written:
+/// a spread floor needs version 4 (16 bytes of rule), without one f32 files stay version 2
+/// (12 bytes), which readers before the floor read.
+#[test]
+fn the_alarm_rule_round_trips_in_the_oldest_version_that_holds_it() {
+    let w1: &'static [f32] = Box::leak(vec![0.5f32; 4].into_boxed_slice());
+    let b2: &'static [f32] = Box::leak(vec![0.0f32; 2].into_boxed_slice());
+    let layer = DenseRef::new(w1, b2, 2, Activation::Identity).unwrap();
+    let cal: &'static [Calibration] = Box::leak(Box::new([Calibration { quantile: 0.995, threshold: 3.0 }]));
+    let rule = vae_core::AlarmRule { learn: 32, relearn_after: 4, margin: 5.15, guard: 40.0, floor: 0.0 };
+    let desc = |alarm| tiny_desc(layer, b2, cal, alarm);
     let mut lens = Vec::new();
     for (alarm, version) in [(rule, 2u16), (vae_core::AlarmRule { floor: 0.75, ..rule }, 4)] {
         let d = desc(alarm);
