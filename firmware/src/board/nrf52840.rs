@@ -28,13 +28,13 @@
 //! Logs over RTT (`defmt-rtt`), panics through `panic-probe`; `cargo run` flashes with
 //! `probe-rs run --chip nRF52840_xxAA`.
 
-use super::dma::{buffer_address, completed, count_completed, next_scan};
+pub use super::dma::Source;
+use super::dma::{buffer_address, completed, count_completed};
 use super::Stop;
 use crate::model::{BUFFER_FRAMES, C, SAMPLE_RATE_HZ};
 use defmt_rtt as _;
 use nrf52840_pac::{interrupt, Interrupt, Peripherals, NVIC, SAADC};
 use panic_probe as _;
-use vae_core::sampling::PingPong;
 
 const _: () = assert!(C >= 1 && C <= 8, "the nRF52840 SAADC has 8 analog inputs");
 const _: () = assert!(BUFFER_FRAMES * C < 1 << 15, "RESULT.MAXCNT has 15 bits");
@@ -53,11 +53,7 @@ pub enum SourceError {}
 /// TIMER0 ticks (16 MHz) between sampling instants.
 const PERIOD_TICKS: u32 = 16_000_000 / SAMPLE_RATE_HZ;
 
-/// The SAADC's sampling chain, running from [`Source::open`] on.
-pub struct Source {
-    buffers: PingPong<BUFFER_FRAMES>,
-}
-
+// The SAADC's sampling chain (`dma::Source`, shared with the other DMA board): opened here.
 impl Source {
     /// Takes the peripherals, configures the SAADC (channel `i` is input AIN`i`, whatever
     /// its name), calibrates its offset and starts the sampling chain.
@@ -124,17 +120,7 @@ impl Source {
             SAMPLE_RATE_HZ,
             BUFFER_FRAMES
         );
-        Ok(Self { buffers: PingPong::new() })
-    }
-
-    /// Sampling instants lost to overruns so far.
-    pub fn dropped(&self) -> u32 {
-        self.buffers.lost()
-    }
-
-    /// Buffers completed before the previous one was consumed, so far.
-    pub fn overruns(&self) -> u32 {
-        self.buffers.overruns()
+        Ok(Self::started())
     }
 
     /// The next scan of every channel, in sampling order, sleeping until its buffer is
@@ -142,7 +128,7 @@ impl Source {
     pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
         // 14-bit single-ended results: VDD reads 16384. A slightly negative result (offset
         // near 0 V) stays negative, as in the data the model was trained on.
-        Ok(Some(next_scan(&mut self.buffers, 16384.0)))
+        Ok(Some(self.scan(16384.0)))
     }
 }
 

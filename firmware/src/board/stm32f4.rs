@@ -37,7 +37,8 @@
 //! Logs over RTT (`defmt-rtt`), panics through `panic-probe`; `cargo run` flashes with
 //! `probe-rs run --chip STM32F411RETx`.
 
-use super::dma::{buffer_address, count_completed, next_scan};
+pub use super::dma::Source;
+use super::dma::{buffer_address, count_completed};
 use super::Stop;
 use crate::model::{BUFFER_FRAMES, C, SAMPLE_RATE_HZ};
 use defmt_rtt as _;
@@ -46,7 +47,6 @@ use stm32f4xx_hal::gpio::GpioExt;
 use stm32f4xx_hal::pac::{self, interrupt, Interrupt, NVIC};
 use stm32f4xx_hal::prelude::*;
 use stm32f4xx_hal::rcc::{Config, RccExt};
-use vae_core::sampling::PingPong;
 
 const _: () = assert!(C >= 1 && C <= 8, "the board wires 8 analog inputs");
 const _: () = assert!(BUFFER_FRAMES * C <= 0xffff, "the DMA counts 16 bits");
@@ -76,11 +76,7 @@ pub enum SourceError {
     Peripherals,
 }
 
-/// The ADC's sampling chain, running from [`Source::open`] on.
-pub struct Source {
-    buffers: PingPong<BUFFER_FRAMES>,
-}
-
+// The ADC's sampling chain (`dma::Source`, shared with the other DMA board): opened here.
 impl Source {
     /// Takes the peripherals, sets the clocks (100 MHz), the pins of the `C` channels
     /// (analog), ADC1, DMA2 stream 0 and TIM2, and starts sampling. Channel `i` is ADC1
@@ -189,24 +185,14 @@ impl Source {
             SAMPLE_RATE_HZ,
             BUFFER_FRAMES
         );
-        Ok(Self { buffers: PingPong::new() })
-    }
-
-    /// Sampling instants lost to overruns so far.
-    pub fn dropped(&self) -> u32 {
-        self.buffers.lost()
-    }
-
-    /// Buffers completed before the previous one was consumed, so far.
-    pub fn overruns(&self) -> u32 {
-        self.buffers.overruns()
+        Ok(Self::started())
     }
 
     /// The next scan of every channel, in sampling order, sleeping until its buffer is
     /// complete. Never ends.
     pub fn next(&mut self) -> Result<Option<[f32; C]>, SourceError> {
         // 12-bit right-aligned results: VDDA reads 4096 (4095 at most).
-        Ok(Some(next_scan(&mut self.buffers, 4096.0)))
+        Ok(Some(self.scan(4096.0)))
     }
 }
 
