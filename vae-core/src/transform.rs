@@ -256,11 +256,7 @@ impl Transform {
             return Ok(Some(bad));
         }
         match self.features {
-            Features::Raw => {
-                for (o, v) in out.iter_mut().zip(window) {
-                    *o = *v;
-                }
-            }
+            Features::Raw => crate::windower::copy(out, window),
             Features::Diff => {
                 let later = window.get(c..).unwrap_or(&[]);
                 for ((o, next), prev) in out.iter_mut().zip(later).zip(window) {

@@ -76,9 +76,10 @@ impl<const C: usize, const W: usize> Windower<C, W> {
 /// `memcpy`): `copy_from_slice` would keep a length assertion (a panic path) wherever it is
 /// not inlined. Out of line and not generic, so that it is compiled at vae-core's own
 /// optimisation level: inlined into a firmware's generic detector it was a one-word loop at
-/// the firmware's `opt-level = "z"`, 9 estimated cycles per value.
+/// the firmware's `opt-level = "z"`, 9 estimated cycles per value. The raw front end's copy
+/// too.
 #[inline(never)]
-fn copy(dst: &mut [f32], src: &[f32]) {
+pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = *s;
     }
